@@ -1,0 +1,3 @@
+//! Types generated from the AWS service models by `codegen/generate.py`.
+pub mod cloudtrail;
+pub mod cloudtrail_data;
