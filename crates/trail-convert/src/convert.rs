@@ -66,7 +66,15 @@ pub fn to_event_data(record: &Value, recipient_account_id: &str) -> Result<Value
         ("eventSource", "eventSource", limits::EVENT_SOURCE),
         ("eventName", "eventName", limits::EVENT_NAME),
     ] {
-        match text(rec.get(src)) {
+        // Insight events carry the API they are about in insightDetails only.
+        let value = match rec.get(src) {
+            None | Some(Value::Null) if src != "eventVersion" => rec
+                .get("insightDetails")
+                .and_then(|d| d.get(src))
+                .filter(|v| v.is_string()),
+            other => other,
+        };
+        match text(value) {
             Some(s) if !s.trim().is_empty() => {
                 out.insert(dst.into(), Value::String(cx.fit(src, s, limit)));
             }
@@ -405,7 +413,7 @@ pub(crate) fn record_hint(rec: &Map<String, Value>) -> String {
     } else if let Some(id) = non_empty_text(rec.get("requestID")) {
         format!("requestID {id}")
     } else {
-        "without eventID/requestID".to_string()
+        "(no eventID or requestID)".to_string()
     }
 }
 
@@ -442,4 +450,292 @@ fn hex_sha256(bytes: &[u8]) -> String {
         let _ = write!(s, "{b:02x}");
     }
     s
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ACCT: &str = "111122223333";
+
+    fn base() -> Value {
+        json!({
+            "eventVersion": "1.08",
+            "userIdentity": {"type": "IAMUser", "principalId": "AIDAX", "arn": "arn:aws:iam::1:user/a",
+                             "accountId": "123456789012", "userName": "a", "accessKeyId": null},
+            "eventTime": "2023-07-10T11:45:01Z",
+            "eventSource": "iam.amazonaws.com",
+            "eventName": "ListUsers",
+            "awsRegion": "us-east-1",
+            "sourceIPAddress": "1.2.3.4",
+            "userAgent": "aws-cli/2",
+            "requestParameters": null,
+            "responseElements": {"ok": true},
+            "requestID": "req-1",
+            "eventID": "0b5e2a6c-1111-2222-3333-444455556666",
+            "readOnly": true,
+            "eventType": "AwsApiCall",
+            "managementEvent": true,
+            "recipientAccountId": "123456789012",
+            "eventCategory": "Management",
+            "tlsDetails": {"tlsVersion": "TLSv1.2"}
+        })
+    }
+
+    fn conv(v: &Value) -> Value {
+        to_event_data(v, ACCT).unwrap()
+    }
+
+    #[test]
+    fn basic_mapping() {
+        let d = conv(&base());
+        assert_eq!(d["version"], "1.08");
+        assert_eq!(d["userIdentity"]["type"], "IAMUser");
+        assert_eq!(d["userIdentity"]["principalId"], "AIDAX");
+        assert_eq!(
+            d["userIdentity"]["details"],
+            json!({"arn": "arn:aws:iam::1:user/a", "accountId": "123456789012", "userName": "a"})
+        );
+        assert_eq!(d["eventSource"], "iam.amazonaws.com");
+        assert_eq!(d["eventName"], "ListUsers");
+        assert_eq!(d["eventTime"], "2023-07-10T11:45:01Z");
+        assert_eq!(d["UID"], "0b5e2a6c-1111-2222-3333-444455556666");
+        assert_eq!(d["userAgent"], "aws-cli/2");
+        assert_eq!(d["sourceIPAddress"], "1.2.3.4");
+        assert_eq!(d["recipientAccountId"], ACCT);
+        assert!(d.get("requestParameters").is_none());
+        assert_eq!(d["responseElements"], json!({"ok": true}));
+        assert!(d.get("errorCode").is_none());
+        let ct = &d["additionalEventData"]["cloudTrail"];
+        assert_eq!(
+            *ct,
+            json!({"awsRegion": "us-east-1", "requestID": "req-1",
+                   "eventID": "0b5e2a6c-1111-2222-3333-444455556666", "readOnly": true,
+                   "eventType": "AwsApiCall", "managementEvent": true,
+                   "recipientAccountId": "123456789012", "eventCategory": "Management",
+                   "tlsDetails": {"tlsVersion": "TLSv1.2"}})
+        );
+    }
+
+    #[test]
+    fn audit_event_id_and_checksum() {
+        let e = to_audit_event(&base(), ACCT).unwrap();
+        assert_eq!(e.id, "0b5e2a6c-1111-2222-3333-444455556666");
+        let expect = base64::engine::general_purpose::STANDARD
+            .encode(Sha256::digest(e.event_data.as_bytes()));
+        assert_eq!(e.event_data_checksum, expect);
+        let back: Value = serde_json::from_str(&e.event_data).unwrap();
+        assert_eq!(back, conv(&base()));
+        let wire = serde_json::to_value(&e).unwrap();
+        let mut keys: Vec<_> = wire.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["eventData", "eventDataChecksum", "id"]);
+
+        let mut r = base();
+        r["eventID"] = json!("not:valid/id");
+        let e = to_audit_event(&r, ACCT).unwrap();
+        assert_eq!(e.id.len(), 64);
+        assert!(is_valid_id(&e.id));
+        assert_eq!(e.id, to_audit_event(&r, ACCT).unwrap().id, "deterministic");
+    }
+
+    #[test]
+    fn identity_fallbacks() {
+        let mut r = base();
+        r["userIdentity"] = json!({"accountId": "1", "invokedBy": "secretsmanager.amazonaws.com"});
+        let d = conv(&r);
+        assert_eq!(d["userIdentity"]["type"], "Unknown");
+        assert_eq!(d["userIdentity"]["principalId"], "secretsmanager.amazonaws.com");
+        assert_eq!(
+            d["userIdentity"]["details"],
+            json!({"accountId": "1", "invokedBy": "secretsmanager.amazonaws.com"})
+        );
+
+        r["userIdentity"] = json!({"type": "IdentityCenterUser", "arn": "arn:x", "accessKeyId": ""});
+        let d = conv(&r);
+        assert_eq!(d["userIdentity"]["principalId"], "arn:x");
+        assert_eq!(d["userIdentity"]["details"], json!({"arn": "arn:x", "accessKeyId": ""}));
+
+        r.as_object_mut().unwrap().remove("userIdentity");
+        let d = conv(&r);
+        assert_eq!(d["userIdentity"], json!({"type": "Unknown", "principalId": "unknown"}));
+
+        r["userIdentity"] = json!("weird");
+        let d = conv(&r);
+        assert_eq!(d["userIdentity"], json!({"type": "Unknown", "principalId": "unknown"}));
+        assert_eq!(d["additionalEventData"]["cloudTrail"]["userIdentity"], "weird");
+    }
+
+    #[test]
+    fn time_and_uid_fallbacks() {
+        let mut r = base();
+        let o = r.as_object_mut().unwrap();
+        o.remove("eventTime");
+        o.insert("@timestamp".into(), json!("2020-09-14T00:44:23.000Z"));
+        o.remove("eventID");
+        let d = conv(&r);
+        assert_eq!(d["eventTime"], "2020-09-14T00:44:23Z");
+        assert_eq!(d["UID"], "req-1");
+        assert_eq!(d["additionalEventData"]["cloudTrail"]["@timestamp"], "2020-09-14T00:44:23.000Z");
+
+        r.as_object_mut().unwrap().remove("requestID");
+        let d = conv(&r);
+        let uid = d["UID"].as_str().unwrap();
+        assert!(uid.starts_with("sha256-") && uid.len() == 71, "{uid}");
+        assert_eq!(conv(&r)["UID"], d["UID"]);
+
+        let mut r = base();
+        r["eventTime"] = json!("2023-07-10T13:45:01.123+02:00");
+        let d = conv(&r);
+        assert_eq!(d["eventTime"], "2023-07-10T11:45:01Z");
+        assert_eq!(d["additionalEventData"]["cloudTrail"]["eventTime"], "2023-07-10T13:45:01.123+02:00");
+
+        r["eventID"] = json!("e".repeat(2000));
+        let uid = conv(&r)["UID"].as_str().unwrap().to_string();
+        assert!(uid.starts_with("sha256-"));
+    }
+
+    #[test]
+    fn required_field_errors() {
+        for (field, val, needle) in [
+            ("eventSource", Value::Null, "`eventSource` is missing or null"),
+            ("eventName", json!({"a": 1}), "`eventName` is an object, expected a string"),
+            ("eventVersion", json!("  "), "`eventVersion` is empty"),
+            ("eventTime", json!("2025-10-21TT00:52:27Z"), "`eventTime` \"2025-10-21TT00:52:27Z\" is not a timestamp"),
+            ("eventTime", Value::Null, "`eventTime` is missing or null"),
+        ] {
+            let mut r = base();
+            r[field] = val;
+            let err = to_event_data(&r, ACCT).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+            assert!(err.contains("eventID 0b5e2a6c"), "{err}");
+        }
+        let err = to_event_data(&json!([1]), ACCT).unwrap_err().to_string();
+        assert_eq!(err, "record is an array, expected a JSON object");
+        for bad in ["", "12345678901", "1111222233334", "11112222333a"] {
+            assert!(matches!(to_event_data(&base(), bad), Err(Error::InvalidRecipient(_))));
+        }
+    }
+
+    #[test]
+    fn scalars_and_wrapping() {
+        let mut r = base();
+        r["eventVersion"] = json!(1.05);
+        r["requestParameters"] = json!("text");
+        r["responseElements"] = json!([1, 2]);
+        r["additionalEventData"] = json!(true);
+        r["errorCode"] = json!(404);
+        r["userAgent"] = json!({"odd": 1});
+        let d = conv(&r);
+        assert_eq!(d["version"], "1.05");
+        assert_eq!(d["requestParameters"], json!({"value": "text"}));
+        assert_eq!(d["responseElements"], json!({"value": [1, 2]}));
+        assert_eq!(d["errorCode"], "404");
+        assert!(d.get("userAgent").is_none());
+        assert_eq!(d["additionalEventData"]["value"], true);
+        assert_eq!(d["additionalEventData"]["cloudTrail"]["userAgent"], json!({"odd": 1}));
+
+        r["additionalEventData"] = json!({"MFAUsed": "Yes", "cloudTrail": 1});
+        let d = conv(&r);
+        assert_eq!(d["additionalEventData"]["value"], json!({"MFAUsed": "Yes", "cloudTrail": 1}));
+        r["additionalEventData"] = json!({"MFAUsed": true});
+        let d = conv(&r);
+        assert_eq!(d["additionalEventData"]["MFAUsed"], true);
+    }
+
+    #[test]
+    fn long_strings_truncated_full_text_kept() {
+        let mut r = base();
+        let long = format!("Encoded authorization failure message: {}", "é".repeat(3000));
+        r["errorMessage"] = json!(long);
+        r["errorCode"] = json!("Client.UnauthorizedOperation");
+        r["userIdentity"]["type"] = json!("T".repeat(200));
+        r["userAgent"] = json!("u".repeat(1025));
+        let d = conv(&r);
+        let msg = d["errorMessage"].as_str().unwrap();
+        assert!(msg.len() <= 256 && msg.ends_with(TRUNCATION_MARKER), "{msg}");
+        assert!(long.starts_with(msg.trim_end_matches(TRUNCATION_MARKER)));
+        assert_eq!(d["errorCode"], "Client.UnauthorizedOperation");
+        let ua = d["userAgent"].as_str().unwrap();
+        assert_eq!(ua.len(), 1024);
+        let ty = d["userIdentity"]["type"].as_str().unwrap();
+        assert_eq!(ty.len(), 128);
+        assert_eq!(d["userIdentity"]["details"]["type"], "T".repeat(200));
+        let ct = &d["additionalEventData"]["cloudTrail"];
+        assert_eq!(ct["errorMessage"], long);
+        assert_eq!(ct["userAgent"], "u".repeat(1025));
+        assert_eq!(ct["truncatedFields"], json!(["userAgent", "errorMessage"]));
+    }
+
+    #[test]
+    fn truncate_helper() {
+        assert_eq!(truncate("abc", 3), None);
+        assert_eq!(truncate("abcdefghijklmnopqrstuvwxyz", 16).unwrap(), "ab...[truncated]");
+        let t = truncate(&"€".repeat(10), 20).unwrap();
+        assert!(t.len() <= 20 && t.starts_with('€'));
+        assert_eq!(truncate("abcdef", 3).unwrap(), TRUNCATION_MARKER);
+    }
+
+    #[test]
+    fn additional_event_data_shrinks_largest_first() {
+        let mut r = base();
+        r["additionalEventData"] = json!({
+            "small": "s",
+            "big": "b".repeat(20_000),
+            "mid": "m".repeat(9_000),
+        });
+        r["resources"] = json!([{"ARN": "a".repeat(5_000)}]);
+        let d = conv(&r);
+        let aed = &d["additionalEventData"];
+        assert!(json_len(aed) <= limits::ADDITIONAL_EVENT_DATA_BYTES);
+        assert!(aed.get("big").is_none());
+        assert_eq!(aed["mid"].as_str().unwrap().len(), 9_000);
+        assert_eq!(aed["small"], "s");
+        assert_eq!(aed["cloudTrail"]["resources"][0]["ARN"].as_str().unwrap().len(), 5_000);
+        assert_eq!(
+            aed["cloudTrail"]["droppedFields"],
+            json!([{"field": "additionalEventData.big", "bytes": 20_002}])
+        );
+
+        // cloudTrail parts are candidates too.
+        let mut r = base();
+        r["resources"] = json!([{"ARN": "a".repeat(40_000)}]);
+        r["errorMessage"] = json!("e".repeat(27_000));
+        let d = conv(&r);
+        let aed = &d["additionalEventData"];
+        assert!(json_len(aed) <= limits::ADDITIONAL_EVENT_DATA_BYTES);
+        assert!(aed["cloudTrail"].get("resources").is_none());
+        assert_eq!(aed["cloudTrail"]["errorMessage"].as_str().unwrap().len(), 27_000);
+        assert_eq!(aed["cloudTrail"]["eventID"], "0b5e2a6c-1111-2222-3333-444455556666");
+        assert_eq!(
+            aed["cloudTrail"]["droppedFields"][0]["field"],
+            "additionalEventData.cloudTrail.resources"
+        );
+    }
+
+    #[test]
+    fn payload_objects_shrink() {
+        let mut r = base();
+        r["requestParameters"] = json!({"policyDocument": "p".repeat(150_000), "name": "x"});
+        r["responseElements"] = json!("r".repeat(120_000));
+        let d = conv(&r);
+        assert_eq!(d["requestParameters"], json!({"name": "x"}));
+        assert_eq!(d["responseElements"], json!({}));
+        let dropped = &d["additionalEventData"]["cloudTrail"]["droppedFields"];
+        assert_eq!(dropped[0]["field"], "requestParameters.policyDocument");
+        assert_eq!(dropped[1]["field"], "responseElements.value");
+        assert_eq!(dropped[1]["bytes"], 120_002);
+    }
+
+    #[test]
+    fn id_pattern() {
+        assert!(is_valid_id("a-b_C9"));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id(&"a".repeat(129)));
+        assert!(is_valid_id(&"a".repeat(128)));
+        assert!(!is_valid_id("a b"));
+        assert!(!is_valid_id("é"));
+    }
 }

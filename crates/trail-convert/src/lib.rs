@@ -28,7 +28,7 @@
 //! | `userIdentity.principalId` | `userIdentity.principalId`, else `userIdentity.arn`, else `userIdentity.invokedBy`, else `"unknown"` |
 //! | `userIdentity.details` | every other non-null `userIdentity` field (`accountId`, `arn`, `accessKeyId`, `userName`, `invokedBy`, `sessionContext`, `identityStoreArn`, …) as given; omitted when empty. `type`/`principalId` also stay here when they had to be truncated |
 //! | `userAgent`, `errorCode`, `errorMessage`, `sourceIPAddress` | copied (omitted when absent/null) |
-//! | `eventSource`, `eventName` | copied (required) |
+//! | `eventSource`, `eventName` | copied (required); Insight events, which have them only inside `insightDetails`, take `insightDetails.eventSource`/`eventName` (the API the insight is about; `insightDetails` itself, with `state` and `insightType`, stays in `additionalEventData.cloudTrail`) |
 //! | `eventTime` | `eventTime`, else `@timestamp` (Logstash), normalised to `yyyy-MM-ddTHH:mm:ssZ` UTC (fraction dropped, offsets applied, epoch seconds/milliseconds accepted) |
 //! | `UID` | `eventID`, else `requestID`, else `sha256-<hex of the compact record JSON>`; a value over 1024 bytes is replaced by `sha256-<hex of it>` |
 //! | `requestParameters`, `responseElements` | the object as given; absent/null → omitted; a non-object value → `{"value": …}` |
@@ -75,6 +75,24 @@
 //! 1–100) or `max_bytes` of the `{"auditEvents":[…]}` JSON, or would repeat an `id` already in
 //! the batch. Leave room in `max_bytes` for `channelArn`/`externalId` (e.g. pass
 //! 1 000 000 − 4 096). A single event larger than `max_bytes` travels alone in its batch.
+//!
+//! ```
+//! use trail_convert::{batches, to_audit_event};
+//! let record = serde_json::json!({
+//!     "eventVersion": "1.08", "eventTime": "2023-07-10T11:45:01Z",
+//!     "eventSource": "iam.amazonaws.com", "eventName": "ListUsers",
+//!     "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "userName": "alice"},
+//!     "eventID": "0b5e2a6c-1111-2222-3333-444455556666", "awsRegion": "us-east-1",
+//! });
+//! let event = to_audit_event(&record, "111122223333")?;
+//! assert_eq!(event.id, "0b5e2a6c-1111-2222-3333-444455556666");
+//! let data: serde_json::Value = serde_json::from_str(&event.event_data).unwrap();
+//! assert_eq!(data["userIdentity"]["details"]["userName"], "alice");
+//! assert_eq!(data["additionalEventData"]["cloudTrail"]["awsRegion"], "us-east-1");
+//! let requests = batches(vec![event], 100, 1_000_000 - 4_096);
+//! assert_eq!(requests.len(), 1);
+//! # Ok::<(), trail_convert::Error>(())
+//! ```
 
 mod batch;
 mod convert;
