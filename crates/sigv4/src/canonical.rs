@@ -107,12 +107,12 @@ pub(crate) fn parse_query(query: &str) -> Vec<QueryParam> {
 
 /// The canonical query string: each name and value re-encoded with the SigV4
 /// unreserved set, sorted by encoded name then encoded value, `name=value`
-/// joined with `&`. `skip` names a parameter to leave out (the presigned
+/// joined with `&`. `skip` names parameters to leave out (the presigned
 /// `X-Amz-Signature`).
-pub(crate) fn canonical_query(params: &[QueryParam], skip: Option<&[u8]>) -> String {
+pub(crate) fn canonical_query(params: &[QueryParam], skip: &[&[u8]]) -> String {
     let mut pairs: Vec<(String, String)> = params
         .iter()
-        .filter(|p| skip != Some(p.name.as_slice()))
+        .filter(|p| !skip.contains(&p.name.as_slice()))
         .map(|p| {
             let mut name = String::new();
             let mut value = String::new();
@@ -226,14 +226,14 @@ mod tests {
     #[test]
     fn plus_is_literal_and_space_is_percent_20() {
         let q = parse_query("a=b+c&d=e%20f&g&h=");
-        assert_eq!(canonical_query(&q, None), "a=b%2Bc&d=e%20f&g=&h=");
+        assert_eq!(canonical_query(&q, &[]), "a=b%2Bc&d=e%20f&g=&h=");
     }
 
     #[test]
     fn query_sorts_by_encoded_name_then_value() {
         let q = parse_query("Param1=value2&Param1=Value1&%E1%88%B4=x&Param-3=y");
         assert_eq!(
-            canonical_query(&q, None),
+            canonical_query(&q, &[]),
             "%E1%88%B4=x&Param-3=y&Param1=Value1&Param1=value2"
         );
     }

@@ -216,12 +216,12 @@ pub fn verify(
         &presented.service,
     );
     let (canonical_request, string_to_sign) =
-        canonical_and_string_to_sign(req, presented, Whitespace::Any);
+        canonical_and_string_to_sign(req, presented, Variant::STANDARD);
     if signature_matches(&key, &string_to_sign, &presented.signature) {
         return Ok(());
     }
-    if signed_values_have_tabs_or_breaks(req, presented) {
-        let (_, alt) = canonical_and_string_to_sign(req, presented, Whitespace::SpacesOnly);
+    for variant in alternatives(req, presented) {
+        let (_, alt) = canonical_and_string_to_sign(req, presented, variant);
         if signature_matches(&key, &alt, &presented.signature) {
             return Ok(());
         }
@@ -236,7 +236,7 @@ pub fn verify(
 /// it (whitespace collapsed as botocore does).
 #[must_use]
 pub fn canonical_request(req: &Request, presented: &Presented) -> String {
-    canonical_and_string_to_sign(req, presented, Whitespace::Any).0
+    canonical_and_string_to_sign(req, presented, Variant::STANDARD).0
 }
 
 /// The hex signature for `req` as `presented` describes it: what a correct
@@ -249,7 +249,7 @@ pub fn expected_signature(req: &Request, presented: &Presented, secret_access_ke
         &presented.region,
         &presented.service,
     );
-    let (_, string_to_sign) = canonical_and_string_to_sign(req, presented, Whitespace::Any);
+    let (_, string_to_sign) = canonical_and_string_to_sign(req, presented, Variant::STANDARD);
     hex::encode(hmac_sha256(&key, string_to_sign.as_bytes()))
 }
 
@@ -539,29 +539,75 @@ fn signature_matches(key: &[u8; 32], string_to_sign: &str, presented: &str) -> b
     bool::from(computed.as_bytes().ct_eq(presented.as_bytes()))
 }
 
-fn signed_values_have_tabs_or_breaks(req: &Request, presented: &Presented) -> bool {
-    req.headers.iter().any(|(name, value)| {
+/// One way signers legitimately differ; [`verify`] accepts any of them.
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    whitespace: Whitespace,
+    /// Leave `X-Amz-Security-Token` out of a presigned canonical query: some
+    /// signers add the token after signing (the suite's
+    /// `post-sts-header-after`), as they may leave the header unsigned.
+    token_unsigned: bool,
+}
+
+impl Variant {
+    const STANDARD: Variant = Variant {
+        whitespace: Whitespace::Any,
+        token_unsigned: false,
+    };
+}
+
+/// The variants worth trying after [`Variant::STANDARD`] fails: only those
+/// that change the canonical request of this request.
+fn alternatives(req: &Request, presented: &Presented) -> Vec<Variant> {
+    let whitespace = req.headers.iter().any(|(name, value)| {
         value.contains(['\t', '\r', '\n'])
             && presented
                 .signed_headers
                 .iter()
                 .any(|s| name.trim().eq_ignore_ascii_case(s))
-    })
+    });
+    let token = presented.presigned && presented.security_token.is_some();
+    let mut out = Vec::new();
+    if whitespace {
+        out.push(Variant {
+            whitespace: Whitespace::SpacesOnly,
+            token_unsigned: false,
+        });
+    }
+    if token {
+        out.push(Variant {
+            whitespace: Whitespace::Any,
+            token_unsigned: true,
+        });
+    }
+    if whitespace && token {
+        out.push(Variant {
+            whitespace: Whitespace::SpacesOnly,
+            token_unsigned: true,
+        });
+    }
+    out
 }
 
 fn canonical_and_string_to_sign(
     req: &Request,
     presented: &Presented,
-    ws: Whitespace,
+    variant: Variant,
 ) -> (String, String) {
     let params = parse_query(req.query);
-    let skip: Option<&[u8]> = presented.presigned.then_some(b"X-Amz-Signature");
+    let mut skip: Vec<&[u8]> = Vec::new();
+    if presented.presigned {
+        skip.push(b"X-Amz-Signature");
+        if variant.token_unsigned {
+            skip.push(b"X-Amz-Security-Token");
+        }
+    }
     let canonical_request = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         req.method,
         canonical_uri(req.path),
-        canonical_query(&params, skip),
-        canonical_headers(req.headers, &presented.signed_headers, ws),
+        canonical_query(&params, &skip),
+        canonical_headers(req.headers, &presented.signed_headers, variant.whitespace),
         presented.signed_headers.join(";"),
         sha256_hex(req.body),
     );
