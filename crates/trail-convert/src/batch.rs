@@ -10,7 +10,11 @@ const ENVELOPE_BYTES: usize = 18;
 /// Splits `events` (order kept) into batches of at most `max_events` (clamped to 1–100)
 /// whose serialized `{"auditEvents":[…]}` body is at most `max_bytes`, with no `id` twice in
 /// a batch. An event that alone exceeds `max_bytes` forms its own batch.
-pub fn batches(events: Vec<AuditEvent>, max_events: usize, max_bytes: usize) -> Vec<Vec<AuditEvent>> {
+pub fn batches(
+    events: Vec<AuditEvent>,
+    max_events: usize,
+    max_bytes: usize,
+) -> Vec<Vec<AuditEvent>> {
     let max_events = max_events.clamp(1, limits::MAX_EVENTS_PER_REQUEST);
     let mut out = Vec::new();
     let mut current: Vec<AuditEvent> = Vec::new();
@@ -77,7 +81,10 @@ mod tests {
     fn count_limit() {
         let events: Vec<_> = (0..250).map(|i| ev(&format!("e{i}"), 10)).collect();
         let b = batches(events, 100, 1_000_000);
-        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![100, 100, 50]);
+        assert_eq!(
+            b.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
         let events: Vec<_> = (0..5).map(|i| ev(&format!("e{i}"), 10)).collect();
         assert_eq!(batches(events.clone(), 0, 1_000_000).len(), 5);
         assert_eq!(batches(events, 1000, 1_000_000).len(), 1);
@@ -109,7 +116,11 @@ mod tests {
 
     #[test]
     fn duplicate_ids_split() {
-        let b = batches(vec![ev("a", 1), ev("b", 1), ev("a", 1), ev("c", 1)], 100, 10_000);
+        let b = batches(
+            vec![ev("a", 1), ev("b", 1), ev("a", 1), ev("c", 1)],
+            100,
+            10_000,
+        );
         assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2]);
         assert!(batches(Vec::new(), 100, 10).is_empty());
     }
@@ -121,7 +132,7 @@ mod tests {
             event_data: "\"\\\"".repeat(100),
             event_data_checksum: "c".into(),
         };
-        let n = body_len(&[e.clone()]);
+        let n = body_len(std::slice::from_ref(&e));
         assert_eq!(batches(vec![e.clone(), e.clone()], 100, n).len(), 2);
         let b = batches(vec![e.clone()], 100, n);
         assert_eq!(b.len(), 1);

@@ -215,7 +215,12 @@ impl Ctx {
 
     /// Drops the largest top-level entries of `obj` until it serializes to ≤ `limit` bytes,
     /// noting each dropped entry as `<prefix>.<key>`.
-    fn shrink(&mut self, mut obj: Map<String, Value>, limit: usize, prefix: &str) -> Map<String, Value> {
+    fn shrink(
+        &mut self,
+        mut obj: Map<String, Value>,
+        limit: usize,
+        prefix: &str,
+    ) -> Map<String, Value> {
         while json_len_map(&obj) > limit {
             let Some((key, size)) = largest(&obj, &[]) else {
                 break;
@@ -547,25 +552,41 @@ mod tests {
         r["userIdentity"] = json!({"accountId": "1", "invokedBy": "secretsmanager.amazonaws.com"});
         let d = conv(&r);
         assert_eq!(d["userIdentity"]["type"], "Unknown");
-        assert_eq!(d["userIdentity"]["principalId"], "secretsmanager.amazonaws.com");
+        assert_eq!(
+            d["userIdentity"]["principalId"],
+            "secretsmanager.amazonaws.com"
+        );
         assert_eq!(
             d["userIdentity"]["details"],
             json!({"accountId": "1", "invokedBy": "secretsmanager.amazonaws.com"})
         );
 
-        r["userIdentity"] = json!({"type": "IdentityCenterUser", "arn": "arn:x", "accessKeyId": ""});
+        r["userIdentity"] =
+            json!({"type": "IdentityCenterUser", "arn": "arn:x", "accessKeyId": ""});
         let d = conv(&r);
         assert_eq!(d["userIdentity"]["principalId"], "arn:x");
-        assert_eq!(d["userIdentity"]["details"], json!({"arn": "arn:x", "accessKeyId": ""}));
+        assert_eq!(
+            d["userIdentity"]["details"],
+            json!({"arn": "arn:x", "accessKeyId": ""})
+        );
 
         r.as_object_mut().unwrap().remove("userIdentity");
         let d = conv(&r);
-        assert_eq!(d["userIdentity"], json!({"type": "Unknown", "principalId": "unknown"}));
+        assert_eq!(
+            d["userIdentity"],
+            json!({"type": "Unknown", "principalId": "unknown"})
+        );
 
         r["userIdentity"] = json!("weird");
         let d = conv(&r);
-        assert_eq!(d["userIdentity"], json!({"type": "Unknown", "principalId": "unknown"}));
-        assert_eq!(d["additionalEventData"]["cloudTrail"]["userIdentity"], "weird");
+        assert_eq!(
+            d["userIdentity"],
+            json!({"type": "Unknown", "principalId": "unknown"})
+        );
+        assert_eq!(
+            d["additionalEventData"]["cloudTrail"]["userIdentity"],
+            "weird"
+        );
     }
 
     #[test]
@@ -578,7 +599,10 @@ mod tests {
         let d = conv(&r);
         assert_eq!(d["eventTime"], "2020-09-14T00:44:23Z");
         assert_eq!(d["UID"], "req-1");
-        assert_eq!(d["additionalEventData"]["cloudTrail"]["@timestamp"], "2020-09-14T00:44:23.000Z");
+        assert_eq!(
+            d["additionalEventData"]["cloudTrail"]["@timestamp"],
+            "2020-09-14T00:44:23.000Z"
+        );
 
         r.as_object_mut().unwrap().remove("requestID");
         let d = conv(&r);
@@ -590,7 +614,10 @@ mod tests {
         r["eventTime"] = json!("2023-07-10T13:45:01.123+02:00");
         let d = conv(&r);
         assert_eq!(d["eventTime"], "2023-07-10T11:45:01Z");
-        assert_eq!(d["additionalEventData"]["cloudTrail"]["eventTime"], "2023-07-10T13:45:01.123+02:00");
+        assert_eq!(
+            d["additionalEventData"]["cloudTrail"]["eventTime"],
+            "2023-07-10T13:45:01.123+02:00"
+        );
 
         r["eventID"] = json!("e".repeat(2000));
         let uid = conv(&r)["UID"].as_str().unwrap().to_string();
@@ -600,10 +627,22 @@ mod tests {
     #[test]
     fn required_field_errors() {
         for (field, val, needle) in [
-            ("eventSource", Value::Null, "`eventSource` is missing or null"),
-            ("eventName", json!({"a": 1}), "`eventName` is an object, expected a string"),
+            (
+                "eventSource",
+                Value::Null,
+                "`eventSource` is missing or null",
+            ),
+            (
+                "eventName",
+                json!({"a": 1}),
+                "`eventName` is an object, expected a string",
+            ),
             ("eventVersion", json!("  "), "`eventVersion` is empty"),
-            ("eventTime", json!("2025-10-21TT00:52:27Z"), "`eventTime` \"2025-10-21TT00:52:27Z\" is not a timestamp"),
+            (
+                "eventTime",
+                json!("2025-10-21TT00:52:27Z"),
+                "`eventTime` \"2025-10-21TT00:52:27Z\" is not a timestamp",
+            ),
             ("eventTime", Value::Null, "`eventTime` is missing or null"),
         ] {
             let mut r = base();
@@ -615,7 +654,10 @@ mod tests {
         let err = to_event_data(&json!([1]), ACCT).unwrap_err().to_string();
         assert_eq!(err, "record is an array, expected a JSON object");
         for bad in ["", "12345678901", "1111222233334", "11112222333a"] {
-            assert!(matches!(to_event_data(&base(), bad), Err(Error::InvalidRecipient(_))));
+            assert!(matches!(
+                to_event_data(&base(), bad),
+                Err(Error::InvalidRecipient(_))
+            ));
         }
     }
 
@@ -635,11 +677,17 @@ mod tests {
         assert_eq!(d["errorCode"], "404");
         assert!(d.get("userAgent").is_none());
         assert_eq!(d["additionalEventData"]["value"], true);
-        assert_eq!(d["additionalEventData"]["cloudTrail"]["userAgent"], json!({"odd": 1}));
+        assert_eq!(
+            d["additionalEventData"]["cloudTrail"]["userAgent"],
+            json!({"odd": 1})
+        );
 
         r["additionalEventData"] = json!({"MFAUsed": "Yes", "cloudTrail": 1});
         let d = conv(&r);
-        assert_eq!(d["additionalEventData"]["value"], json!({"MFAUsed": "Yes", "cloudTrail": 1}));
+        assert_eq!(
+            d["additionalEventData"]["value"],
+            json!({"MFAUsed": "Yes", "cloudTrail": 1})
+        );
         r["additionalEventData"] = json!({"MFAUsed": true});
         let d = conv(&r);
         assert_eq!(d["additionalEventData"]["MFAUsed"], true);
@@ -648,14 +696,20 @@ mod tests {
     #[test]
     fn long_strings_truncated_full_text_kept() {
         let mut r = base();
-        let long = format!("Encoded authorization failure message: {}", "é".repeat(3000));
+        let long = format!(
+            "Encoded authorization failure message: {}",
+            "é".repeat(3000)
+        );
         r["errorMessage"] = json!(long);
         r["errorCode"] = json!("Client.UnauthorizedOperation");
         r["userIdentity"]["type"] = json!("T".repeat(200));
         r["userAgent"] = json!("u".repeat(1025));
         let d = conv(&r);
         let msg = d["errorMessage"].as_str().unwrap();
-        assert!(msg.len() <= 256 && msg.ends_with(TRUNCATION_MARKER), "{msg}");
+        assert!(
+            msg.len() <= 256 && msg.ends_with(TRUNCATION_MARKER),
+            "{msg}"
+        );
         assert!(long.starts_with(msg.trim_end_matches(TRUNCATION_MARKER)));
         assert_eq!(d["errorCode"], "Client.UnauthorizedOperation");
         let ua = d["userAgent"].as_str().unwrap();
@@ -672,7 +726,10 @@ mod tests {
     #[test]
     fn truncate_helper() {
         assert_eq!(truncate("abc", 3), None);
-        assert_eq!(truncate("abcdefghijklmnopqrstuvwxyz", 16).unwrap(), "ab...[truncated]");
+        assert_eq!(
+            truncate("abcdefghijklmnopqrstuvwxyz", 16).unwrap(),
+            "ab...[truncated]"
+        );
         let t = truncate(&"€".repeat(10), 20).unwrap();
         assert!(t.len() <= 20 && t.starts_with('€'));
         assert_eq!(truncate("abcdef", 3).unwrap(), TRUNCATION_MARKER);
@@ -693,7 +750,13 @@ mod tests {
         assert!(aed.get("big").is_none());
         assert_eq!(aed["mid"].as_str().unwrap().len(), 9_000);
         assert_eq!(aed["small"], "s");
-        assert_eq!(aed["cloudTrail"]["resources"][0]["ARN"].as_str().unwrap().len(), 5_000);
+        assert_eq!(
+            aed["cloudTrail"]["resources"][0]["ARN"]
+                .as_str()
+                .unwrap()
+                .len(),
+            5_000
+        );
         assert_eq!(
             aed["cloudTrail"]["droppedFields"],
             json!([{"field": "additionalEventData.big", "bytes": 20_002}])
@@ -707,8 +770,14 @@ mod tests {
         let aed = &d["additionalEventData"];
         assert!(json_len(aed) <= limits::ADDITIONAL_EVENT_DATA_BYTES);
         assert!(aed["cloudTrail"].get("resources").is_none());
-        assert_eq!(aed["cloudTrail"]["errorMessage"].as_str().unwrap().len(), 27_000);
-        assert_eq!(aed["cloudTrail"]["eventID"], "0b5e2a6c-1111-2222-3333-444455556666");
+        assert_eq!(
+            aed["cloudTrail"]["errorMessage"].as_str().unwrap().len(),
+            27_000
+        );
+        assert_eq!(
+            aed["cloudTrail"]["eventID"],
+            "0b5e2a6c-1111-2222-3333-444455556666"
+        );
         assert_eq!(
             aed["cloudTrail"]["droppedFields"][0]["field"],
             "additionalEventData.cloudTrail.resources"

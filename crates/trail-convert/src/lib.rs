@@ -104,9 +104,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use batch::batches;
-pub use convert::{
-    is_valid_id, to_audit_event, to_event_data, CLOUDTRAIL_KEY, TRUNCATION_MARKER,
-};
+pub use convert::{is_valid_id, to_audit_event, to_event_data, CLOUDTRAIL_KEY, TRUNCATION_MARKER};
 pub use read::{parse_records, read_records};
 
 /// Field limits of the integration event schema (SPEC §4), in UTF-8 bytes.

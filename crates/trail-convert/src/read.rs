@@ -149,7 +149,7 @@ fn line_of(bytes: &[u8], offset: usize) -> usize {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::io::Write;
@@ -168,7 +168,10 @@ mod tests {
     fn shapes() {
         assert_eq!(parse(r#"{"Records":[{"a":1},{"a":2}]}"#).unwrap().len(), 2);
         assert_eq!(parse(r#"[{"a":1},{"a":2},{"a":3}]"#).unwrap().len(), 3);
-        assert_eq!(parse("{\"a\":1}\n{\"a\":2}\n\n{\"a\":3}\n").unwrap().len(), 3);
+        assert_eq!(
+            parse("{\"a\":1}\n{\"a\":2}\n\n{\"a\":3}\n").unwrap().len(),
+            3
+        );
         assert_eq!(parse(r#"{"eventName":"X"}"#).unwrap().len(), 1);
         assert_eq!(parse("\u{feff}{\"Records\":[]}").unwrap().len(), 0);
         assert_eq!(parse("").unwrap().len(), 0);
@@ -202,7 +205,10 @@ mod tests {
             other => panic!("{other}"),
         }
         let text = err.to_string();
-        assert!(text.starts_with("t.json: invalid JSON at line 3, column"), "{text}");
+        assert!(
+            text.starts_with("t.json: invalid JSON at line 3, column"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -212,10 +218,7 @@ mod tests {
             (r#"[{"a":1}, 3]"#, "element 1 (0-based)"),
             (r#"{"Records":[null]}"#, "is null"),
             ("\"text\"", "found a string"),
-            (
-                r#"{"digestStartTime":"x","logFiles":[]}"#,
-                "digest file",
-            ),
+            (r#"{"digestStartTime":"x","logFiles":[]}"#, "digest file"),
         ] {
             let err = parse(input).unwrap_err().to_string();
             assert!(err.contains(needle), "{input}: {err}");

@@ -13,7 +13,7 @@ pub(crate) fn normalize(value: &Value) -> Option<String> {
     let epoch = match value {
         Value::String(s) => parse_text(s.trim())?,
         Value::Number(n) => {
-            let secs = if let Some(i) = n.as_i64() {
+            if let Some(i) = n.as_i64() {
                 if i.unsigned_abs() > 100_000_000_000 {
                     i.div_euclid(1000)
                 } else {
@@ -29,8 +29,7 @@ pub(crate) fn normalize(value: &Value) -> Option<String> {
                 #[allow(clippy::cast_possible_truncation)]
                 let secs = f.floor() as i64;
                 secs
-            };
-            secs
+            }
         }
         _ => return None,
     };

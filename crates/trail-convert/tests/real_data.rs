@@ -37,9 +37,13 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 fn str_field<'a>(v: &'a Value, path: &[&str]) -> &'a str {
     let mut cur = v;
     for p in path {
-        cur = cur.get(p).unwrap_or_else(|| panic!("missing {path:?} in {v}"));
+        cur = cur
+            .get(p)
+            .unwrap_or_else(|| panic!("missing {path:?} in {v}"));
     }
-    let s = cur.as_str().unwrap_or_else(|| panic!("{path:?} not a string in {v}"));
+    let s = cur
+        .as_str()
+        .unwrap_or_else(|| panic!("{path:?} not a string in {v}"));
     assert!(!s.is_empty(), "{path:?} empty");
     s
 }
@@ -74,7 +78,11 @@ fn check_event(e: &AuditEvent) -> Value {
         let s = str_field(&d, path);
         assert!(s.len() <= max, "{path:?} is {} bytes", s.len());
     }
-    assert!(is_event_time(str_field(&d, &["eventTime"])), "{}", d["eventTime"]);
+    assert!(
+        is_event_time(str_field(&d, &["eventTime"])),
+        "{}",
+        d["eventTime"]
+    );
     assert_eq!(d["recipientAccountId"], ACCT);
     for (k, max) in [
         ("userAgent", limits::USER_AGENT),
@@ -102,9 +110,20 @@ fn check_event(e: &AuditEvent) -> Value {
         assert!(v.is_object());
     }
     let allowed = [
-        "version", "userIdentity", "userAgent", "eventSource", "eventName", "eventTime", "UID",
-        "requestParameters", "responseElements", "errorCode", "errorMessage", "sourceIPAddress",
-        "recipientAccountId", "additionalEventData",
+        "version",
+        "userIdentity",
+        "userAgent",
+        "eventSource",
+        "eventName",
+        "eventTime",
+        "UID",
+        "requestParameters",
+        "responseElements",
+        "errorCode",
+        "errorMessage",
+        "sourceIPAddress",
+        "recipientAccountId",
+        "additionalEventData",
     ];
     for k in d.as_object().unwrap().keys() {
         assert!(allowed.contains(&k.as_str()), "unexpected field {k}");
@@ -113,7 +132,8 @@ fn check_event(e: &AuditEvent) -> Value {
     use sha2::Digest as _;
     assert_eq!(
         e.event_data_checksum,
-        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(e.event_data.as_bytes()))
+        base64::engine::general_purpose::STANDARD
+            .encode(sha2::Sha256::digest(e.event_data.as_bytes()))
     );
     d
 }
@@ -121,8 +141,17 @@ fn check_event(e: &AuditEvent) -> Value {
 /// Every unmapped top-level field of the record is kept verbatim in cloudTrail.
 fn check_lossless(record: &Value, d: &Value) {
     const MAPPED: &[&str] = &[
-        "eventVersion", "userIdentity", "eventTime", "eventSource", "eventName", "userAgent",
-        "errorCode", "errorMessage", "sourceIPAddress", "requestParameters", "responseElements",
+        "eventVersion",
+        "userIdentity",
+        "eventTime",
+        "eventSource",
+        "eventName",
+        "userAgent",
+        "errorCode",
+        "errorMessage",
+        "sourceIPAddress",
+        "requestParameters",
+        "responseElements",
         "additionalEventData",
     ];
     let ct = &d["additionalEventData"]["cloudTrail"];
@@ -172,7 +201,9 @@ fn convert_dir(dir: &Path, expect_files: usize, expect_records: usize) {
     let mut events = Vec::new();
     let mut truncated = 0;
     for r in &records {
-        *names_in.entry(r["eventName"].as_str().unwrap().to_string()).or_default() += 1;
+        *names_in
+            .entry(r["eventName"].as_str().unwrap().to_string())
+            .or_default() += 1;
         let e = to_audit_event(r, ACCT).unwrap_or_else(|err| panic!("{err}: {r}"));
         let d = check_event(&e);
         check_lossless(r, &d);
@@ -181,10 +212,15 @@ fn convert_dir(dir: &Path, expect_files: usize, expect_records: usize) {
         assert_eq!(d["eventTime"], r["eventTime"]);
         assert_eq!(d["UID"], r["eventID"]);
         assert_eq!(e.id, r["eventID"].as_str().unwrap());
-        if d["additionalEventData"]["cloudTrail"].get("truncatedFields").is_some() {
+        if d["additionalEventData"]["cloudTrail"]
+            .get("truncatedFields")
+            .is_some()
+        {
             truncated += 1;
         }
-        *names_out.entry(d["eventName"].as_str().unwrap().to_string()).or_default() += 1;
+        *names_out
+            .entry(d["eventName"].as_str().unwrap().to_string())
+            .or_default() += 1;
         events.push(e);
     }
     assert_eq!(names_in, names_out);
@@ -260,9 +296,18 @@ fn stratus_get_password_data_truncates_error_messages() {
         .collect();
     assert!(!long.is_empty());
     for (r, d) in long {
-        assert!(d["errorMessage"].as_str().unwrap().ends_with(TRUNCATION_MARKER));
-        assert_eq!(d["additionalEventData"]["cloudTrail"]["errorMessage"], r["errorMessage"]);
-        assert_eq!(d["additionalEventData"]["cloudTrail"]["truncatedFields"], serde_json::json!(["errorMessage"]));
+        assert!(d["errorMessage"]
+            .as_str()
+            .unwrap()
+            .ends_with(TRUNCATION_MARKER));
+        assert_eq!(
+            d["additionalEventData"]["cloudTrail"]["errorMessage"],
+            r["errorMessage"]
+        );
+        assert_eq!(
+            d["additionalEventData"]["cloudTrail"]["truncatedFields"],
+            serde_json::json!(["errorMessage"])
+        );
     }
 }
 
@@ -295,18 +340,40 @@ fn otel_mixed_record_types() {
     };
     let out = convert_all(&p);
     assert_eq!(out.len(), 7);
-    let insight = out.iter().find(|d| d["additionalEventData"]["cloudTrail"]["eventCategory"] == "Insight").unwrap();
-    assert_eq!(insight["userIdentity"], serde_json::json!({"type": "Unknown", "principalId": "unknown"}));
+    let insight = out
+        .iter()
+        .find(|d| d["additionalEventData"]["cloudTrail"]["eventCategory"] == "Insight")
+        .unwrap();
+    assert_eq!(
+        insight["userIdentity"],
+        serde_json::json!({"type": "Unknown", "principalId": "unknown"})
+    );
     assert_eq!(insight["eventSource"], "ssm.amazonaws.com");
     assert_eq!(insight["eventName"], "UpdateInstanceInformation");
-    assert_eq!(insight["additionalEventData"]["cloudTrail"]["insightDetails"]["state"], "Start");
-    let service = out.iter().find(|d| d["additionalEventData"]["cloudTrail"]["eventType"] == "AwsServiceEvent").unwrap();
+    assert_eq!(
+        insight["additionalEventData"]["cloudTrail"]["insightDetails"]["state"],
+        "Start"
+    );
+    let service = out
+        .iter()
+        .find(|d| d["additionalEventData"]["cloudTrail"]["eventType"] == "AwsServiceEvent")
+        .unwrap();
     assert_eq!(service["userIdentity"]["type"], "Unknown");
     assert_eq!(service["userIdentity"]["principalId"], "AWS Internal");
-    let ic = out.iter().find(|d| d["userIdentity"]["type"] == "IdentityCenterUser").unwrap();
-    assert_eq!(ic["userIdentity"]["principalId"], "arn:aws:iam::123456789012:user/identity-center-user");
-    assert!(out.iter().any(|d| d["additionalEventData"]["MFAUsed"] == true));
-    assert!(out.iter().any(|d| d["errorCode"] == "TrailNotFoundException"));
+    let ic = out
+        .iter()
+        .find(|d| d["userIdentity"]["type"] == "IdentityCenterUser")
+        .unwrap();
+    assert_eq!(
+        ic["userIdentity"]["principalId"],
+        "arn:aws:iam::123456789012:user/identity-center-user"
+    );
+    assert!(out
+        .iter()
+        .any(|d| d["additionalEventData"]["MFAUsed"] == true));
+    assert!(out
+        .iter()
+        .any(|d| d["errorCode"] == "TrailNotFoundException"));
 }
 
 #[test]
@@ -325,7 +392,10 @@ fn digest_file_is_rejected() {
     let err = read_records(&p).unwrap_err();
     assert!(matches!(err, Error::Format { .. }));
     let msg = err.to_string();
-    assert!(msg.contains("otel_cloudtrail_digest.json") && msg.contains("digest file"), "{msg}");
+    assert!(
+        msg.contains("otel_cloudtrail_digest.json") && msg.contains("digest file"),
+        "{msg}"
+    );
     eprintln!("{msg}");
 }
 
@@ -338,7 +408,11 @@ fn gzip_log_file() {
     assert_eq!(out.len(), 6);
     assert_eq!(out[0]["userIdentity"]["type"], "userIdentityType1");
     assert_eq!(out[0]["version"], "1.1");
-    assert_eq!(out[0]["UID"].as_str().unwrap().len(), 71, "no eventID/requestID → hash");
+    assert_eq!(
+        out[0]["UID"].as_str().unwrap().len(),
+        71,
+        "no eventID/requestID → hash"
+    );
 }
 
 #[test]
@@ -349,11 +423,29 @@ fn all_null_record_is_a_per_record_error() {
     let records = read_records(&p).unwrap();
     assert_eq!(records.len(), 2);
     let err = to_event_data(&records[0], ACCT).unwrap_err();
-    assert!(matches!(err, Error::MissingField { field: "eventSource", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::MissingField {
+                field: "eventSource",
+                ..
+            }
+        ),
+        "{err}"
+    );
     eprintln!("record 0: {err}");
     let d = check_event(&to_audit_event(&records[1], ACCT).unwrap());
-    assert_eq!(d["additionalEventData"]["cloudTrail"]["resources"].as_array().unwrap().len(), 3);
-    assert_eq!(d["additionalEventData"]["cloudTrail"]["recipientAccountId"], "recipientAccountId2");
+    assert_eq!(
+        d["additionalEventData"]["cloudTrail"]["resources"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        d["additionalEventData"]["cloudTrail"]["recipientAccountId"],
+        "recipientAccountId2"
+    );
 }
 
 #[test]
