@@ -312,16 +312,21 @@ fn parse_header_auth(req: &Request, auth: &str) -> Result<Presented, Error> {
     let mut signed_headers = None;
     let mut signature = None;
     if algorithm == ALGORITHM {
-        for piece in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        // AWS splits on commas and whitespace alike: `Credential=AKID /2015…`
+        // is reported as the bad pair `'/2015…'`.
+        for piece in rest
+            .split(|c: char| c == ',' || c.is_ascii_whitespace())
+            .filter(|p| !p.is_empty())
+        {
             let Some((key, value)) = piece.split_once('=') else {
                 return Err(Error::Incomplete(format!(
                     "'{piece}' not a valid key=value pair (missing equal-sign) in Authorization header: '{auth}'."
                 )));
             };
-            match key.trim() {
-                "Credential" => credential = Some(value.trim()),
-                "SignedHeaders" => signed_headers = Some(value.trim()),
-                "Signature" => signature = Some(value.trim()),
+            match key {
+                "Credential" => credential = Some(value),
+                "SignedHeaders" => signed_headers = Some(value),
+                "Signature" => signature = Some(value),
                 _ => {}
             }
         }
