@@ -19,9 +19,9 @@ pub(crate) fn eval(c: &Condition, ctx: &Context, vars: bool) -> Result<(), Strin
         return if ok {
             Ok(())
         } else if present.is_some() {
-            Err(format!("it requires {} to be absent (Null true) but the request has it", c.key))
+            Err(format!("requires {} to be absent (Null true) but the request has it", c.key))
         } else {
-            Err(format!("it requires {} to be present (Null false) but the request has none", c.key))
+            Err(format!("requires {} to be present (Null false) but the request has none", c.key))
         };
     }
 
@@ -41,7 +41,7 @@ pub(crate) fn eval(c: &Condition, ctx: &Context, vars: bool) -> Result<(), Strin
             return Ok(());
         }
         return Err(format!(
-            "it requires {} {} {} but the request has no {}",
+            "requires {} {} {} but the request has no {}",
             c.key,
             op.name,
             want(),
@@ -64,7 +64,7 @@ pub(crate) fn eval(c: &Condition, ctx: &Context, vars: bool) -> Result<(), Strin
         return Ok(());
     }
     let mut why = format!(
-        "it requires {} {} {} but the request's {} is {}",
+        "requires {} {} {} but the request's {} is {}",
         c.key,
         op.name,
         want(),
@@ -318,7 +318,7 @@ mod tests {
         let err = eval(&cond("StringEquals", "cloudtrail:ExternalId", &["abc"]), &ctx, true).unwrap_err();
         assert_eq!(
             err,
-            "it requires cloudtrail:ExternalId StringEquals \"abc\" but the request has no cloudtrail:ExternalId"
+            "requires cloudtrail:ExternalId StringEquals \"abc\" but the request has no cloudtrail:ExternalId"
         );
         let ctx = Context::new().with("k:a", "x");
         assert!(!check("Null", "k:a", &["true"], &ctx));

@@ -490,7 +490,7 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             .filter_map(Outcome::as_miss)
             .collect()
     };
-    let subject = format!("{} on {} for {}", req.action, req.resource, p.arn);
+    let subject = format!("{} for {}", req.action, p.arn);
     let names = |side: Side, list: &[NamedPolicy]| -> String {
         let _ = side;
         list.iter().map(|n| n.name).collect::<Vec<_>>().join(", ")
@@ -498,14 +498,20 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
     let need_identity = !(is_root
         || (!same_account && matches!(p.kind, PrincipalKind::Service | PrincipalKind::Anonymous)));
     if need_identity && identity_allow.is_none() {
-        let message = if set.identity.is_empty() {
-            format!("No identity-based policy is attached to {}.", p.arn)
+        let mut message = if set.identity.is_empty() {
+            format!("No identity-based policy is attached to {}", p.arn)
         } else {
             format!(
                 "No statement of the identity-based policies ({}) allows {subject}",
                 names(Side::Identity, set.identity)
             )
         };
+        if !same_account {
+            message.push_str(&format!(
+                " (a caller from account {} also needs its own account's identity-based policy to allow the action)",
+                p.account_id
+            ));
+        }
         explanation.missing.push(MissingAllow {
             side: Side::Identity,
             message,

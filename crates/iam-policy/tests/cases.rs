@@ -216,7 +216,7 @@ fn cross_account_needs_both_sides() {
     let text = d.to_string();
     assert!(text.contains("No statement of the channel resource policy allows cloudtrail-data:PutAuditEvents"), "{text}");
     assert!(text.contains("statement 0 (Sid \"Partner\") names principal arn:aws:iam::777788889999:root"), "{text}");
-    assert!(text.contains("statement 1 (Sid \"WithExternalId\") it requires cloudtrail:ExternalId StringEquals \"abc\" but the request has no cloudtrail:ExternalId"), "{text}");
+    assert!(text.contains("statement 1 (Sid \"WithExternalId\") requires cloudtrail:ExternalId StringEquals \"abc\" but the request has no cloudtrail:ExternalId"), "{text}");
     assert_eq!(d.explanation.missing[0].side, Side::Resource);
     // Partner user: needs its own identity policy too.
     let puser = Principal::user(PARTNER, "/", "bob", "AIDABOB");
@@ -344,4 +344,18 @@ fn policy_variables_version_dependent() {
     let sec = alice().with_tag("team", "sec");
     assert_eq!(eff(&sec, "cloudtrail:GetChannel", "arn:aws:cloudtrail:us-east-1:111122223333:channel/sec-1", &[&tag]), Effect::Allow);
     assert_eq!(eff(&sec, "cloudtrail:GetChannel", r, &[&tag]), Effect::ImplicitDeny);
+}
+
+#[test]
+fn show_texts() {
+    let pol = partner_policy();
+    let d = decide(&Principal::root(PARTNER), PUT, CHAN, &[], Some(&pol), &Context::new());
+    println!("{d}");
+    let d = decide(&Principal::user(PARTNER, "/", "bob", "AIDABOB"), PUT, CHAN, &[], Some(&pol), &Context::new().with("cloudtrail:ExternalId", "abc"));
+    println!("{d}");
+    let d = decide(&alice(), PUT, CHAN, &[], None, &Context::new());
+    println!("{d}");
+    let d = decide(&Principal::root(PARTNER), PUT, CHAN, &[], Some(&pol), &Context::new().with("cloudtrail:ExternalId", "abc"));
+    println!("{d}");
+    println!("{}", serde_json::to_string_pretty(&d).unwrap());
 }
