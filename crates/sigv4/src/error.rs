@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::amz_date;
+use crate::{amz_date, minus, plus};
 
 /// Why a request failed authentication.
 ///
@@ -50,7 +50,7 @@ pub enum Error {
     #[error(
         "Signature expired: {} is now earlier than {} ({} - {}.)",
         amz_date(*request_time),
-        amz_date(*now - *max_skew),
+        amz_date(minus(*now, *max_skew)),
         amz_date(*now),
         window(*max_skew)
     )]
@@ -68,7 +68,7 @@ pub enum Error {
     #[error(
         "Signature not yet current: {} is still later than {} ({} + {}.)",
         amz_date(*request_time),
-        amz_date(*now + *max_skew),
+        amz_date(plus(*now, *max_skew)),
         amz_date(*now),
         window(*max_skew)
     )]
@@ -86,7 +86,7 @@ pub enum Error {
     #[error(
         "Signature expired: {} is now earlier than {} ({} - {}.)",
         amz_date(*request_time),
-        amz_date(*now - Duration::from_secs(*expires_secs)),
+        amz_date(minus(*now, Duration::from_secs(*expires_secs))),
         amz_date(*now),
         window(Duration::from_secs(*expires_secs))
     )]

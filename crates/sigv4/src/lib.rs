@@ -267,20 +267,20 @@ pub(crate) fn amz_date(t: OffsetDateTime) -> String {
     )
 }
 
-/// `t + d`, saturating at `t` if out of range.
+/// `t + d`, saturating at the latest representable time.
 pub(crate) fn plus(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
     time::Duration::try_from(d)
         .ok()
         .and_then(|d| t.checked_add(d))
-        .unwrap_or(t)
+        .unwrap_or(PrimitiveDateTime::MAX.assume_utc())
 }
 
-/// `t - d`, saturating at `t` if out of range.
+/// `t - d`, saturating at the earliest representable time.
 pub(crate) fn minus(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
     time::Duration::try_from(d)
         .ok()
         .and_then(|d| t.checked_sub(d))
-        .unwrap_or(t)
+        .unwrap_or(PrimitiveDateTime::MIN.assume_utc())
 }
 
 fn header<'a>(req: &Request<'a>, name: &str) -> Option<&'a str> {
@@ -623,4 +623,38 @@ fn canonical_and_string_to_sign(
         sha256_hex(canonical_request.as_bytes()),
     );
     (canonical_request, string_to_sign)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn huge_windows_saturate_instead_of_shrinking() {
+        let now = datetime!(2024-01-15 12:00:00 UTC);
+        assert!(plus(now, Duration::MAX) > now);
+        assert!(minus(now, Duration::MAX) < now);
+        assert_eq!(amz_date(now), "20240115T120000Z");
+    }
+
+    #[test]
+    fn amz_date_parsing_is_strict() {
+        assert!(parse_amz_date("20150830T123600Z").is_ok());
+        for bad in ["20150830T123600", "2015-08-30T12:36:00Z", "20151330T123600Z", "+20150830T12360Z", ""] {
+            assert!(parse_amz_date(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_http_date("Sun, 30 Aug 2015 12:36:00 GMT").unwrap(),
+            datetime!(2015-08-30 12:36:00 UTC)
+        );
+    }
+
+    #[test]
+    fn expires_bounds() {
+        assert_eq!(parse_expires("604800").unwrap(), 604_800);
+        assert_eq!(parse_expires("-1").unwrap_err().to_string(), "X-Amz-Expires must be non-negative");
+        assert_eq!(parse_expires("abc").unwrap_err().to_string(), "X-Amz-Expires should be a number");
+    }
 }
