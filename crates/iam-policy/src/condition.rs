@@ -15,13 +15,22 @@ pub(crate) fn eval(c: &Condition, ctx: &Context, vars: bool) -> Result<(), Strin
 
     if op.base == BaseOperator::Null {
         // "true": the key must be absent; "false": present. Several values: any.
-        let ok = c.values.iter().any(|v| v.eq_ignore_ascii_case("true") == present.is_none());
+        let ok = c
+            .values
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case("true") == present.is_none());
         return if ok {
             Ok(())
         } else if present.is_some() {
-            Err(format!("requires {} to be absent (Null true) but the request has it", c.key))
+            Err(format!(
+                "requires {} to be absent (Null true) but the request has it",
+                c.key
+            ))
         } else {
-            Err(format!("requires {} to be present (Null false) but the request has none", c.key))
+            Err(format!(
+                "requires {} to be present (Null false) but the request has none",
+                c.key
+            ))
         };
     }
 
@@ -86,7 +95,10 @@ fn quoted_list(v: &[String]) -> String {
         [one] => format!("\"{one}\""),
         many => format!(
             "one of [{}]",
-            many.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|x| format!("\"{x}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -120,7 +132,10 @@ fn base_match(base: BaseOperator, value: &str, pat: &[Tok]) -> bool {
 }
 
 fn num_cmp(value: &str, pat: &[Tok], f: impl Fn(f64, f64) -> bool) -> bool {
-    match (value.trim().parse::<f64>(), literal(pat).trim().parse::<f64>()) {
+    match (
+        value.trim().parse::<f64>(),
+        literal(pat).trim().parse::<f64>(),
+    ) {
         (Ok(a), Ok(b)) if a.is_finite() && b.is_finite() => f(a, b),
         _ => false,
     }
@@ -178,7 +193,10 @@ pub(crate) fn parse_date(s: &str) -> Option<i128> {
             (t, 0)
         };
         let mut cp = clock.split(':');
-        let h: i64 = cp.next().filter(|x| !x.is_empty()).map_or(Some(0), |x| x.parse().ok())?;
+        let h: i64 = cp
+            .next()
+            .filter(|x| !x.is_empty())
+            .map_or(Some(0), |x| x.parse().ok())?;
         let mi: i64 = cp.next().map_or(Some(0), |x| x.parse().ok())?;
         let (sec, frac_ms) = match cp.next() {
             None => (0i64, 0i64),
@@ -234,7 +252,11 @@ fn ip_in(value: &str, cidr: &str) -> bool {
             u32::from(a) & mask == u32::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V6(n)) if len <= 128 => {
-            let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - len)
+            };
             u128::from(a) & mask == u128::from(n) & mask
         }
         (IpAddr::V6(a), IpAddr::V4(n)) if len <= 32 => match a.to_ipv4_mapped() {
@@ -315,7 +337,12 @@ mod tests {
         assert!(!check("ForAnyValue:StringEquals", "k:a", &["x"], &ctx));
         assert!(!check("NumericLessThan", "k:a", &["1"], &ctx));
         assert!(check("NotIpAddress", "k:a", &["10.0.0.0/8"], &ctx));
-        let err = eval(&cond("StringEquals", "cloudtrail:ExternalId", &["abc"]), &ctx, true).unwrap_err();
+        let err = eval(
+            &cond("StringEquals", "cloudtrail:ExternalId", &["abc"]),
+            &ctx,
+            true,
+        )
+        .unwrap_err();
         assert_eq!(
             err,
             "requires cloudtrail:ExternalId StringEquals \"abc\" but the request has no cloudtrail:ExternalId"
@@ -342,12 +369,32 @@ mod tests {
         assert!(check("NumericNotEquals", "n", &["11"], &ctx));
         assert!(!check("NumericEquals", "n", &["abc"], &ctx));
         assert!(check("DateGreaterThan", "d", &["2024-01-01"], &ctx));
-        assert!(check("DateLessThan", "d", &["2024-01-15T13:00:00+00:30"], &ctx));
-        assert!(check("DateEquals", "d", &["2024-01-15T13:00:00+01:00"], &ctx));
+        assert!(check(
+            "DateLessThan",
+            "d",
+            &["2024-01-15T13:00:00+00:30"],
+            &ctx
+        ));
+        assert!(check(
+            "DateEquals",
+            "d",
+            &["2024-01-15T13:00:00+01:00"],
+            &ctx
+        ));
         assert!(check("DateEquals", "d", &["1705320000"], &ctx));
         assert!(check("DateNotEquals", "d", &["2024-01-15T12:00:01Z"], &ctx));
-        assert!(check("DateLessThanEquals", "d", &["2024-01-15T12:00:00.000Z"], &ctx));
-        assert!(check("DateGreaterThanEquals", "d", &["2024-01-15T12:00:00Z"], &ctx));
+        assert!(check(
+            "DateLessThanEquals",
+            "d",
+            &["2024-01-15T12:00:00.000Z"],
+            &ctx
+        ));
+        assert!(check(
+            "DateGreaterThanEquals",
+            "d",
+            &["2024-01-15T12:00:00Z"],
+            &ctx
+        ));
         assert!(check("Bool", "b", &["True"], &ctx));
         assert!(!check("Bool", "b", &["false"], &ctx));
         assert!(check("BinaryEquals", "bin", &["QmluYXJ5"], &ctx));
@@ -358,7 +405,10 @@ mod tests {
         assert_eq!(parse_date("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_date("1970-01-02"), Some(86_400_000));
         assert_eq!(parse_date("2000-03-01T00:00:00Z"), Some(951_868_800_000));
-        assert_eq!(parse_date("2024-01-15T12:00:00.5Z"), Some(1_705_320_000_500));
+        assert_eq!(
+            parse_date("2024-01-15T12:00:00.5Z"),
+            Some(1_705_320_000_500)
+        );
         assert_eq!(parse_date("nope"), None);
         assert_eq!(parse_date("2024-13-01"), None);
         assert_eq!(parse_date("2024-01-01T25:00:00Z"), None);
@@ -367,52 +417,177 @@ mod tests {
     #[test]
     fn ip() {
         let ctx = Context::new().with("aws:SourceIp", "203.0.113.7");
-        assert!(check("IpAddress", "aws:SourceIp", &["203.0.113.0/24"], &ctx));
-        assert!(check("IpAddress", "aws:SourceIp", &["10.0.0.0/8", "203.0.113.7"], &ctx));
-        assert!(!check("IpAddress", "aws:SourceIp", &["203.0.114.0/24"], &ctx));
+        assert!(check(
+            "IpAddress",
+            "aws:SourceIp",
+            &["203.0.113.0/24"],
+            &ctx
+        ));
+        assert!(check(
+            "IpAddress",
+            "aws:SourceIp",
+            &["10.0.0.0/8", "203.0.113.7"],
+            &ctx
+        ));
+        assert!(!check(
+            "IpAddress",
+            "aws:SourceIp",
+            &["203.0.114.0/24"],
+            &ctx
+        ));
         assert!(check("NotIpAddress", "aws:SourceIp", &["10.0.0.0/8"], &ctx));
         assert!(check("IpAddress", "aws:SourceIp", &["0.0.0.0/0"], &ctx));
         let ctx6 = Context::new().with("aws:SourceIp", "2001:db8::1");
-        assert!(check("IpAddress", "aws:SourceIp", &["2001:db8::/32"], &ctx6));
-        assert!(!check("IpAddress", "aws:SourceIp", &["2001:db9::/32"], &ctx6));
-        assert!(!check("IpAddress", "aws:SourceIp", &["203.0.113.0/24"], &ctx6));
+        assert!(check(
+            "IpAddress",
+            "aws:SourceIp",
+            &["2001:db8::/32"],
+            &ctx6
+        ));
+        assert!(!check(
+            "IpAddress",
+            "aws:SourceIp",
+            &["2001:db9::/32"],
+            &ctx6
+        ));
+        assert!(!check(
+            "IpAddress",
+            "aws:SourceIp",
+            &["203.0.113.0/24"],
+            &ctx6
+        ));
         assert!(!check("IpAddress", "aws:SourceIp", &["garbage"], &ctx));
     }
 
     #[test]
     fn arns() {
-        let ctx = Context::new().with("aws:SourceArn", "arn:aws:cloudtrail:us-east-1:111122223333:channel/abc");
-        assert!(check("ArnLike", "aws:SourceArn", &["arn:aws:cloudtrail:*:111122223333:channel/*"], &ctx));
-        assert!(check("ArnEquals", "aws:SourceArn", &["arn:aws:cloudtrail:us-east-1:111122223333:channel/abc"], &ctx));
-        assert!(!check("ArnLike", "aws:SourceArn", &["arn:aws:cloudtrail:*:111122223333:channel/ABC"], &ctx));
+        let ctx = Context::new().with(
+            "aws:SourceArn",
+            "arn:aws:cloudtrail:us-east-1:111122223333:channel/abc",
+        );
+        assert!(check(
+            "ArnLike",
+            "aws:SourceArn",
+            &["arn:aws:cloudtrail:*:111122223333:channel/*"],
+            &ctx
+        ));
+        assert!(check(
+            "ArnEquals",
+            "aws:SourceArn",
+            &["arn:aws:cloudtrail:us-east-1:111122223333:channel/abc"],
+            &ctx
+        ));
+        assert!(!check(
+            "ArnLike",
+            "aws:SourceArn",
+            &["arn:aws:cloudtrail:*:111122223333:channel/ABC"],
+            &ctx
+        ));
         // `*` in the region part does not span colons.
-        assert!(!check("ArnLike", "aws:SourceArn", &["arn:aws:cloudtrail:*:channel/abc"], &ctx));
-        assert!(check("ArnNotLike", "aws:SourceArn", &["arn:aws:s3:::*"], &ctx));
+        assert!(!check(
+            "ArnLike",
+            "aws:SourceArn",
+            &["arn:aws:cloudtrail:*:channel/abc"],
+            &ctx
+        ));
+        assert!(check(
+            "ArnNotLike",
+            "aws:SourceArn",
+            &["arn:aws:s3:::*"],
+            &ctx
+        ));
         assert!(!check("ArnLike", "aws:SourceArn", &["not-an-arn"], &ctx));
     }
 
     #[test]
     fn set_operators() {
         let ctx = Context::new().with_values("aws:TagKeys", ["env", "team"]);
-        assert!(check("ForAllValues:StringEquals", "aws:TagKeys", &["env", "team", "cost"], &ctx));
-        assert!(!check("ForAllValues:StringEquals", "aws:TagKeys", &["env"], &ctx));
-        assert!(check("ForAnyValue:StringEquals", "aws:TagKeys", &["env"], &ctx));
-        assert!(!check("ForAnyValue:StringEquals", "aws:TagKeys", &["cost"], &ctx));
-        assert!(check("ForAnyValue:StringNotEquals", "aws:TagKeys", &["env"], &ctx));
-        assert!(!check("ForAllValues:StringNotEquals", "aws:TagKeys", &["env"], &ctx));
-        assert!(check("ForAllValues:StringNotEquals", "aws:TagKeys", &["cost"], &ctx));
-        assert!(check("ForAllValues:StringLike", "aws:TagKeys", &["e*", "t*"], &ctx));
+        assert!(check(
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            &["env", "team", "cost"],
+            &ctx
+        ));
+        assert!(!check(
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            &["env"],
+            &ctx
+        ));
+        assert!(check(
+            "ForAnyValue:StringEquals",
+            "aws:TagKeys",
+            &["env"],
+            &ctx
+        ));
+        assert!(!check(
+            "ForAnyValue:StringEquals",
+            "aws:TagKeys",
+            &["cost"],
+            &ctx
+        ));
+        assert!(check(
+            "ForAnyValue:StringNotEquals",
+            "aws:TagKeys",
+            &["env"],
+            &ctx
+        ));
+        assert!(!check(
+            "ForAllValues:StringNotEquals",
+            "aws:TagKeys",
+            &["env"],
+            &ctx
+        ));
+        assert!(check(
+            "ForAllValues:StringNotEquals",
+            "aws:TagKeys",
+            &["cost"],
+            &ctx
+        ));
+        assert!(check(
+            "ForAllValues:StringLike",
+            "aws:TagKeys",
+            &["e*", "t*"],
+            &ctx
+        ));
         // Empty set: ForAllValues is vacuously true.
         let empty = Context::new().with_values("aws:TagKeys", Vec::<String>::new());
-        assert!(check("ForAllValues:StringEquals", "aws:TagKeys", &["x"], &empty));
+        assert!(check(
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            &["x"],
+            &empty
+        ));
     }
 
     #[test]
     fn variables_in_conditions() {
-        let ctx = Context::new().with("aws:username", "alice").with("s3:prefix", "home/alice/x");
-        assert!(check("StringLike", "s3:prefix", &["home/${aws:username}/*"], &ctx));
-        assert!(!eval(&cond("StringLike", "s3:prefix", &["home/${aws:username}/*"]), &ctx, false).is_ok());
-        assert!(!check("StringLike", "s3:prefix", &["home/${aws:nope}/*"], &ctx));
-        assert!(check("StringLike", "s3:prefix", &["home/${aws:nope,'alice'}/*"], &ctx));
+        let ctx = Context::new()
+            .with("aws:username", "alice")
+            .with("s3:prefix", "home/alice/x");
+        assert!(check(
+            "StringLike",
+            "s3:prefix",
+            &["home/${aws:username}/*"],
+            &ctx
+        ));
+        assert!(eval(
+            &cond("StringLike", "s3:prefix", &["home/${aws:username}/*"]),
+            &ctx,
+            false
+        )
+        .is_err());
+        assert!(!check(
+            "StringLike",
+            "s3:prefix",
+            &["home/${aws:nope}/*"],
+            &ctx
+        ));
+        assert!(check(
+            "StringLike",
+            "s3:prefix",
+            &["home/${aws:nope,'alice'}/*"],
+            &ctx
+        ));
     }
 }

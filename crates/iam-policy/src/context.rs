@@ -349,14 +349,23 @@ mod tests {
         assert_eq!(p.arn, "arn:aws:sts::111122223333:assumed-role/R/s1");
         let p = Principal::from_arn("arn:aws:iam::111122223333:root").unwrap();
         assert_eq!(p.kind, PrincipalKind::Root);
-        assert_eq!(Principal::from_arn("cloudtrail.amazonaws.com").unwrap().kind, PrincipalKind::Service);
+        assert_eq!(
+            Principal::from_arn("cloudtrail.amazonaws.com")
+                .unwrap()
+                .kind,
+            PrincipalKind::Service
+        );
         assert!(Principal::from_arn("arn:aws").is_none());
     }
 
     #[test]
     fn effective_keys() {
         let p = Principal::user("111122223333", "/", "alice", "AIDAX").with_tag("team", "sec");
-        let c = effective_context(&p, "444455556666", &Context::new().with("aws:PrincipalTag/team", "forged"));
+        let c = effective_context(
+            &p,
+            "444455556666",
+            &Context::new().with("aws:PrincipalTag/team", "forged"),
+        );
         assert_eq!(c.get("aws:username").unwrap(), ["alice"]);
         assert_eq!(c.get("aws:principaltag/TEAM").unwrap(), ["sec"]);
         assert_eq!(c.get("aws:ResourceAccount").unwrap(), ["444455556666"]);

@@ -230,7 +230,11 @@ impl Decision {
             }
             Effect::ImplicitDeny => {
                 let side = e.missing.first().map_or(Side::Identity, |m| m.side);
-                format!("because no {} allows the {} action", side.describe(), e.action)
+                format!(
+                    "because no {} allows the {} action",
+                    side.describe(),
+                    e.action
+                )
             }
         }
     }
@@ -423,14 +427,15 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             .cloned()
     };
     let identity_allow = allow_on(Side::Identity);
-    let boundary_ok = set.permissions_boundary.is_none() || allow_on(Side::PermissionsBoundary).is_some();
+    let boundary_ok =
+        set.permissions_boundary.is_none() || allow_on(Side::PermissionsBoundary).is_some();
     let session_ok = set.session.is_none() || allow_on(Side::SessionPolicy).is_some();
     let mut resource_allows: Vec<&StatementRef> = matched
         .iter()
         .filter(|m| m.side == Side::Resource && m.effect == StatementEffect::Allow)
         .collect();
     // Best principal match first.
-    resource_allows.sort_by(|a, b| b.principal_match.cmp(&a.principal_match));
+    resource_allows.sort_by_key(|r| std::cmp::Reverse(r.principal_match));
     let is_root = p.kind == PrincipalKind::Root;
     let identity_side_ok = identity_allow.is_some() && boundary_ok && session_ok;
 
@@ -440,20 +445,34 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
     };
     if same_account {
         if is_root {
-            let by = resource_allows.first().map(|r| (*r).clone()).or(identity_allow.clone());
+            let by = resource_allows
+                .first()
+                .map(|r| (*r).clone())
+                .or(identity_allow.clone());
             allow(&mut explanation, Basis::AccountRoot, by);
-            return Decision { effect: Effect::Allow, explanation };
+            return Decision {
+                effect: Effect::Allow,
+                explanation,
+            };
         }
         if identity_side_ok {
-            allow(&mut explanation, Basis::IdentityPolicy, identity_allow.clone());
-            return Decision { effect: Effect::Allow, explanation };
+            allow(
+                &mut explanation,
+                Basis::IdentityPolicy,
+                identity_allow.clone(),
+            );
+            return Decision {
+                effect: Effect::Allow,
+                explanation,
+            };
         }
         // Resource policy grants to the caller itself: not limited by an
         // implicit deny in identity policies, boundary or session policies when it
         // names the exact caller ARN (user, session); naming the role or `*`
         // remains subject to the boundary and session policies.
         let unlimited = |m: PrincipalMatch| {
-            m == PrincipalMatch::Exact || (m == PrincipalMatch::Everyone && p.kind == PrincipalKind::User)
+            m == PrincipalMatch::Exact
+                || (m == PrincipalMatch::Everyone && p.kind == PrincipalKind::User)
         };
         if let Some(r) = resource_allows.iter().find(|r| {
             r.principal_match.is_some_and(|m| {
@@ -461,7 +480,10 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             })
         }) {
             allow(&mut explanation, Basis::ResourcePolicy, Some((*r).clone()));
-            return Decision { effect: Effect::Allow, explanation };
+            return Decision {
+                effect: Effect::Allow,
+                explanation,
+            };
         }
         for r in &resource_allows {
             if r.principal_match == Some(PrincipalMatch::Account) {
@@ -477,7 +499,10 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
         if caller_ok {
             if let Some(r) = resource_allows.first() {
                 allow(&mut explanation, Basis::CrossAccount, Some((*r).clone()));
-                return Decision { effect: Effect::Allow, explanation };
+                return Decision {
+                    effect: Effect::Allow,
+                    explanation,
+                };
             }
         }
     }
@@ -491,8 +516,7 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             .collect()
     };
     let subject = format!("{} for {}", req.action, p.arn);
-    let names = |side: Side, list: &[NamedPolicy]| -> String {
-        let _ = side;
+    let names = |list: &[NamedPolicy]| -> String {
         list.iter().map(|n| n.name).collect::<Vec<_>>().join(", ")
     };
     let need_identity = !(is_root
@@ -503,7 +527,7 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
         } else {
             format!(
                 "No statement of the identity-based policies ({}) allows {subject}",
-                names(Side::Identity, set.identity)
+                names(set.identity)
             )
         };
         if !same_account {
@@ -522,7 +546,10 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
         if let Some(b) = &set.permissions_boundary {
             explanation.missing.push(MissingAllow {
                 side: Side::PermissionsBoundary,
-                message: format!("The permissions boundary ({}) does not allow {subject}", b.name),
+                message: format!(
+                    "The permissions boundary ({}) does not allow {subject}",
+                    b.name
+                ),
                 statements: misses(Side::PermissionsBoundary),
             });
         }
@@ -532,7 +559,7 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             side: Side::SessionPolicy,
             message: format!(
                 "The session policies ({}) do not allow {subject}",
-                names(Side::SessionPolicy, set.session.unwrap_or(&[]))
+                names(set.session.unwrap_or(&[]))
             ),
             statements: misses(Side::SessionPolicy),
         });
@@ -587,10 +614,13 @@ fn statement_applies(
     }
     // Resource (case-sensitive, wildcards spanning colons, policy variables).
     if let Some(r) = &s.resource {
-        let hit = r.patterns.iter().any(|pat| match compile(pat, vars.then_some(ctx)) {
-            Ok(t) => matches(&t, req.resource, false),
-            Err(_) => false,
-        });
+        let hit = r
+            .patterns
+            .iter()
+            .any(|pat| match compile(pat, vars.then_some(ctx)) {
+                Ok(t) => matches(&t, req.resource, false),
+                Err(_) => false,
+            });
         if hit == r.negated {
             return Err(if r.negated {
                 format!("excludes {} with NotResource", req.resource)
@@ -621,7 +651,10 @@ fn statement_applies(
 }
 
 fn list(v: &[String]) -> String {
-    v.iter().map(|x| format!("\"{x}\"")).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|x| format!("\"{x}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn principal_applies(pl: &PrincipalList, p: &Principal) -> Result<PrincipalMatch, String> {
@@ -655,11 +688,7 @@ fn principal_applies(pl: &PrincipalList, p: &Principal) -> Result<PrincipalMatch
     let best = pl.entries.iter().filter_map(|e| entry_match(e, p)).max();
     best.ok_or_else(|| {
         let named: Vec<String> = pl.entries.iter().map(|e| e.to_string()).collect();
-        format!(
-            "names principal {} and not {}",
-            named.join(", "),
-            p.arn
-        )
+        format!("names principal {} and not {}", named.join(", "), p.arn)
     })
 }
 

@@ -1,4 +1,87 @@
-//! Placeholder, replaced below.
+//! A pure AWS IAM policy engine: parse and validate policy documents, evaluate
+//! requests by AWS's rules, and explain every decision.
+//!
+//! # Documents
+//! [`Policy::parse`] accepts the IAM grammar
+//! (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html>):
+//! `Version` (`2012-10-17`, or `2008-10-17`, the default when absent), `Id`,
+//! `Statement` as one object or a non-empty list, and per statement `Sid`,
+//! `Effect`, `Action`/`NotAction`, `Resource`/`NotResource`,
+//! `Principal`/`NotPrincipal` and `Condition` (each pair mutually exclusive).
+//! Errors are [`MalformedPolicy`] whose `Display` is AWS's
+//! `MalformedPolicyDocument` message (see [`messages`]); the statement index,
+//! Sid and the precise cause are in its fields and [`MalformedPolicy::detailed`].
+//! The [`PolicyType`] decides the per-kind rules: identity policies must not
+//! name a principal, resource policies must, trust policies must name one, have
+//! no `Resource` and only `sts:` actions.
+//!
+//! # Matching
+//! * Actions are matched case-insensitively with `*` and `?`
+//!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html>).
+//! * Resource ARNs are matched case-sensitively with `*` and `?`; `*` may span
+//!   colons (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html>).
+//! * Principals (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html>):
+//!   `"*"`/`{"AWS":"*"}` is everyone; an account id or `…:root` names the
+//!   account (it *delegates* to that account's own policies); a user, role,
+//!   or role-session ARN names that identity (a role ARN matches its sessions);
+//!   `{"Service": …}` a service. `NotPrincipal` excludes a caller only when every
+//!   identity of its chain (account, role, session/user) is listed
+//!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html>).
+//! * Conditions (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html>):
+//!   all operators of a block and all keys of an operator must hold (AND); the
+//!   values of one key are alternatives (OR); negated operators (`…Not…`,
+//!   `NotIpAddress`) hold when no value matches (NOR). A key missing from the
+//!   request makes positive operators false, negated ones true, `…IfExists` true,
+//!   `ForAllValues:` true, `ForAnyValue:` false; `Null` tests presence
+//!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_multi-value-conditions.html>).
+//!   Key names are case-insensitive; values are case-sensitive except with
+//!   `…IgnoreCase` and `Bool`.
+//! * Policy variables `${aws:username}`, `${aws:PrincipalTag/k}`, any request
+//!   key, `${*}`, `${?}`, `${$}` and defaults `${key, 'default'}` are substituted
+//!   in `Resource` and condition values under `2012-10-17` only; an unresolvable
+//!   variable makes that value match nothing
+//!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>).
+//!
+//! # Evaluation
+//! Following <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>
+//! and <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html>:
+//! 1. An applicable `Deny` in any policy (identity, resource, permissions
+//!    boundary, session) → [`Effect::ExplicitDeny`], even for the owner's root user.
+//! 2. Same account: the root user is allowed; otherwise allowed when an identity
+//!    policy allows *and* the permissions boundary and session policies (when
+//!    present) allow, or when the resource policy allows the caller by its own
+//!    ARN (not limited by boundary/session policies), or by its role or `*`
+//!    (limited by them). A resource policy naming only the account grants nothing
+//!    by itself.
+//! 3. Cross-account: the caller's side must allow (the root user of the
+//!    caller's account implicitly; service principals have no identity side)
+//!    *and* the resource policy must allow the caller (account, role, ARN or `*`).
+//! 4. Otherwise [`Effect::ImplicitDeny`].
+//!
+//! Every [`Decision`] carries an [`Explanation`]: the policies considered, each
+//! statement that applied, the deciding statement, and for an implicit deny
+//! what each required side lacked, with the reason every `Allow` statement did
+//! not apply (action, resource, principal, or which condition). Its `Display`
+//! is a few plain sentences; it is `Serialize` for logs and `cairn explain`.
+//!
+//! ```
+//! use iam_policy::*;
+//! let chan = "arn:aws:cloudtrail:us-east-1:111122223333:channel/EXAMPLE";
+//! let rp = Policy::parse(r#"{"Version":"2012-10-17","Statement":[{"Sid":"Partner",
+//!   "Effect":"Allow","Principal":{"AWS":"444455556666"},
+//!   "Action":"cloudtrail-data:PutAuditEvents","Resource":"*",
+//!   "Condition":{"StringEquals":{"cloudtrail:ExternalId":"abc"}}}]}"#,
+//!   PolicyType::Resource).unwrap();
+//! let caller = Principal::root("444455556666");
+//! let ctx = Context::new().with("cloudtrail:ExternalId", "abc");
+//! let req = Request { principal: &caller, action: "cloudtrail-data:PutAuditEvents",
+//!   resource: chan, resource_account: "111122223333", context: &ctx };
+//! let d = evaluate(&req, &[], Some(NamedPolicy { name: "channel resource policy", policy: &rp }));
+//! assert_eq!(d.effect, Effect::Allow);
+//! ```
+
+#![warn(missing_docs)]
+
 mod condition;
 mod context;
 mod eval;

@@ -90,7 +90,8 @@ pub mod messages {
     /// Invalid JSON, wrong types, unknown or conflicting elements.
     pub const SYNTAX: &str = "Syntax errors in policy.";
     /// Identity policy with `Principal`/`NotPrincipal`.
-    pub const SHOULD_NOT_SPECIFY_PRINCIPAL: &str = "Policy document should not specify a principal.";
+    pub const SHOULD_NOT_SPECIFY_PRINCIPAL: &str =
+        "Policy document should not specify a principal.";
     /// Resource or trust policy statement without `Principal`/`NotPrincipal`.
     pub const MISSING_PRINCIPAL: &str = "Missing required field Principal";
     /// Trust policy statement with `Resource`/`NotResource`.
@@ -355,8 +356,9 @@ pub struct Policy {
 impl Policy {
     /// Parse and validate a policy document of kind `ty`.
     pub fn parse(json: &str, ty: PolicyType) -> Result<Policy, MalformedPolicy> {
-        let value: Value = serde_json::from_str(json)
-            .map_err(|e| MalformedPolicy::new(messages::SYNTAX).because(format!("invalid JSON: {e}")))?;
+        let value: Value = serde_json::from_str(json).map_err(|e| {
+            MalformedPolicy::new(messages::SYNTAX).because(format!("invalid JSON: {e}"))
+        })?;
         Self::from_value(&value, ty)
     }
 
@@ -417,7 +419,9 @@ impl Policy {
             if let Some(Value::String(e)) = m.get("Effect") {
                 if e != "Allow" && e != "Deny" {
                     return Err(MalformedPolicy::new(messages::LEGACY)
-                        .because(format!("Effect must be exactly \"Allow\" or \"Deny\", not \"{e}\""))
+                        .because(format!(
+                            "Effect must be exactly \"Allow\" or \"Deny\", not \"{e}\""
+                        ))
                         .at(i, m));
                 }
             }
@@ -426,7 +430,10 @@ impl Policy {
                     for v in &c.values {
                         if crate::condition::parse_date(v).is_none() {
                             return Err(MalformedPolicy::new(messages::LEGACY)
-                                .because(format!("\"{v}\" is not a date for {} on {}", c.operator.name, c.key))
+                                .because(format!(
+                                    "\"{v}\" is not a date for {} on {}",
+                                    c.operator.name, c.key
+                                ))
                                 .at(i, m));
                         }
                     }
@@ -438,7 +445,9 @@ impl Policy {
             match ty {
                 PolicyType::Identity => {
                     if s.principal.is_some() {
-                        return Err(MalformedPolicy::new(messages::SHOULD_NOT_SPECIFY_PRINCIPAL).at(i, m));
+                        return Err(
+                            MalformedPolicy::new(messages::SHOULD_NOT_SPECIFY_PRINCIPAL).at(i, m)
+                        );
                     }
                 }
                 PolicyType::Resource | PolicyType::Trust => {
@@ -448,7 +457,11 @@ impl Policy {
                 }
             }
             if ty == PolicyType::Trust && s.resource.is_some() {
-                let field = if m.contains_key("NotResource") { "NotResource" } else { "Resource" };
+                let field = if m.contains_key("NotResource") {
+                    "NotResource"
+                } else {
+                    "Resource"
+                };
                 return Err(MalformedPolicy::new(format!("Has prohibited field {field}")).at(i, m));
             }
         }
@@ -475,7 +488,9 @@ impl Policy {
         if ty != PolicyType::Trust {
             for (s, m) in statements.iter().zip(raw.iter()) {
                 if s.resource.as_ref().is_none_or(|r| r.patterns.is_empty()) {
-                    return Err(MalformedPolicy::new(messages::MUST_CONTAIN_RESOURCES).at(s.index, m));
+                    return Err(
+                        MalformedPolicy::new(messages::MUST_CONTAIN_RESOURCES).at(s.index, m)
+                    );
                 }
             }
         }
@@ -573,8 +588,15 @@ fn parse_statement(index: usize, m: &Map<String, Value>) -> Result<Statement, St
     for k in m.keys() {
         if !matches!(
             k.as_str(),
-            "Sid" | "Effect" | "Action" | "NotAction" | "Resource" | "NotResource" | "Principal"
-                | "NotPrincipal" | "Condition"
+            "Sid"
+                | "Effect"
+                | "Action"
+                | "NotAction"
+                | "Resource"
+                | "NotResource"
+                | "Principal"
+                | "NotPrincipal"
+                | "Condition"
         ) {
             return Err(format!("unknown field \"{k}\""));
         }
@@ -723,7 +745,9 @@ fn scalar(v: &Value) -> Result<String, String> {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(format!("condition value {v} must be a string, number or boolean")),
+        _ => Err(format!(
+            "condition value {v} must be a string, number or boolean"
+        )),
     }
 }
 
@@ -733,26 +757,36 @@ fn check_action(a: &str) -> Result<(), MalformedPolicy> {
     }
     let parts: Vec<&str> = a.split(':').collect();
     match parts.as_slice() {
-        [_] => Err(MalformedPolicy::new(messages::ACTION_VENDOR).because(format!("action \"{a}\""))),
+        [_] => {
+            Err(MalformedPolicy::new(messages::ACTION_VENDOR).because(format!("action \"{a}\"")))
+        }
         [vendor, _] => {
             if *vendor != "*"
                 && !vendor
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
             {
-                Err(MalformedPolicy::new(format!("Vendor {vendor} is not valid")))
+                Err(MalformedPolicy::new(format!(
+                    "Vendor {vendor} is not valid"
+                )))
             } else {
                 Ok(())
             }
         }
-        _ => Err(MalformedPolicy::new(messages::ACTION_ONE_COLON).because(format!("action \"{a}\""))),
+        _ => {
+            Err(MalformedPolicy::new(messages::ACTION_ONE_COLON).because(format!("action \"{a}\"")))
+        }
     }
 }
 
 /// Accepts `arn:aws:iam::ACCOUNT:(root|user/…|role/…)`, `arn:aws:sts::ACCOUNT:(assumed-role/…|federated-user/…)`
 /// and unique ids (`AIDA…`, `AROA…`), as AWS does for `{"AWS": …}`.
 fn valid_aws_principal(s: &str) -> bool {
-    if s.len() >= 16 && s.starts_with('A') && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()) {
+    if s.len() >= 16
+        && s.starts_with('A')
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    {
         return true;
     }
     let parts: Vec<&str> = s.splitn(6, ':').collect();
@@ -791,7 +825,9 @@ fn check_principals(p: &PrincipalList) -> Result<(), MalformedPolicy> {
             }
         };
         if let Some(b) = bad {
-            return Err(MalformedPolicy::new(format!("Invalid principal in policy: {b}")));
+            return Err(MalformedPolicy::new(format!(
+                "Invalid principal in policy: {b}"
+            )));
         }
     }
     Ok(())

@@ -154,7 +154,11 @@ mod tests {
         assert!(glob("cloudtrail:*Query", "cloudtrail:StartQuery", false));
         assert!(!glob("cloudtrail:*Query", "cloudtrail:ListQueries", false));
         assert!(glob("CLOUDTRAIL:startquery", "cloudtrail:StartQuery", true));
-        assert!(!glob("CLOUDTRAIL:startquery", "cloudtrail:StartQuery", false));
+        assert!(!glob(
+            "CLOUDTRAIL:startquery",
+            "cloudtrail:StartQuery",
+            false
+        ));
         assert!(glob("arn:aws:s3:::b/*", "arn:aws:s3:::b/x:y/z", false));
         assert!(glob("a*b*c", "aXbYbZc", false));
         assert!(!glob("a*b*c", "aXbYbZ", false));
@@ -174,7 +178,10 @@ mod tests {
         assert!(!matches(&t, "aXbYc$", false));
         let t = compile("${aws:PRINCIPALTAG/team}", Some(&ctx)).unwrap();
         assert_eq!(literal(&t), "sec");
-        assert_eq!(compile("${aws:nothere}", Some(&ctx)), Err("aws:nothere".into()));
+        assert_eq!(
+            compile("${aws:nothere}", Some(&ctx)),
+            Err("aws:nothere".into())
+        );
         let t = compile("${aws:nothere, 'dflt'}", Some(&ctx)).unwrap();
         assert_eq!(literal(&t), "dflt");
         // Without variables (2008-10-17) the text is literal, and `*` inside it a wildcard.

@@ -49,28 +49,42 @@ fn corpus() {
         if let Some(m) = c.get("context").and_then(Value::as_object) {
             for (k, v) in m {
                 ctx = match v {
-                    Value::Array(a) => ctx.with_values(k, a.iter().map(|x| x.as_str().unwrap().to_string())),
+                    Value::Array(a) => {
+                        ctx.with_values(k, a.iter().map(|x| x.as_str().unwrap().to_string()))
+                    }
                     other => ctx.with(k, other.as_str().unwrap()),
                 };
             }
         }
-        let ids: Vec<Policy> = c.get("identity").and_then(Value::as_array).map_or(Vec::new(), |a| {
-            a.iter().map(|v| policy(v, PolicyType::Identity)).collect()
-        });
-        let names: Vec<String> = (0..ids.len()).map(|i| format!("identity policy {i}")).collect();
+        let ids: Vec<Policy> = c
+            .get("identity")
+            .and_then(Value::as_array)
+            .map_or(Vec::new(), |a| {
+                a.iter().map(|v| policy(v, PolicyType::Identity)).collect()
+            });
+        let names: Vec<String> = (0..ids.len())
+            .map(|i| format!("identity policy {i}"))
+            .collect();
         let named: Vec<NamedPolicy> = ids
             .iter()
             .zip(&names)
             .map(|(policy, name)| NamedPolicy { name, policy })
             .collect();
-        let rp = c.get("resource_policy").map(|v| policy(v, PolicyType::Resource));
+        let rp = c
+            .get("resource_policy")
+            .map(|v| policy(v, PolicyType::Resource));
         let boundary = c.get("boundary").map(|v| policy(v, PolicyType::Identity));
         let session: Option<Vec<Policy>> = c
             .get("session")
             .and_then(Value::as_array)
             .map(|a| a.iter().map(|v| policy(v, PolicyType::Identity)).collect());
         let session_named: Option<Vec<NamedPolicy>> = session.as_ref().map(|s| {
-            s.iter().map(|policy| NamedPolicy { name: "session policy", policy }).collect()
+            s.iter()
+                .map(|policy| NamedPolicy {
+                    name: "session policy",
+                    policy,
+                })
+                .collect()
         });
         let req = Request {
             principal: &p,
@@ -81,8 +95,14 @@ fn corpus() {
         };
         let set = PolicySet {
             identity: &named,
-            resource: rp.as_ref().map(|policy| NamedPolicy { name: "resource policy", policy }),
-            permissions_boundary: boundary.as_ref().map(|policy| NamedPolicy { name: "boundary", policy }),
+            resource: rp.as_ref().map(|policy| NamedPolicy {
+                name: "resource policy",
+                policy,
+            }),
+            permissions_boundary: boundary.as_ref().map(|policy| NamedPolicy {
+                name: "boundary",
+                policy,
+            }),
             session: session_named.as_deref(),
         };
         let d = evaluate_set(&req, &set);
@@ -93,13 +113,21 @@ fn corpus() {
             continue;
         }
         if let Some(sid) = c.get("deciding_sid").and_then(Value::as_str) {
-            let got_sid = d.explanation.deciding.as_ref().and_then(|s| s.sid.as_deref());
+            let got_sid = d
+                .explanation
+                .deciding
+                .as_ref()
+                .and_then(|s| s.sid.as_deref());
             if got_sid != Some(sid) {
-                failures.push(format!("{name}: expected deciding Sid {sid}, got {got_sid:?}: {d}"));
+                failures.push(format!(
+                    "{name}: expected deciding Sid {sid}, got {got_sid:?}: {d}"
+                ));
             }
         }
         if d.effect == Effect::ImplicitDeny && d.explanation.missing.is_empty() {
-            failures.push(format!("{name}: implicit deny without a missing-side explanation: {d}"));
+            failures.push(format!(
+                "{name}: implicit deny without a missing-side explanation: {d}"
+            ));
         }
         // Simple evaluation must agree when there are no boundaries/session policies.
         if boundary.is_none() && session.is_none() {
@@ -107,5 +135,11 @@ fn corpus() {
             assert_eq!(simple, d, "{name}");
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

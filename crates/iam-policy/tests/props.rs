@@ -12,7 +12,13 @@ const ACTIONS: &[&str] = &[
     "iam:CreateUser",
 ];
 const ACTION_PATTERNS: &[&str] = &[
-    "*", "cloudtrail-data:*", "cloudtrail:*Query", "cloudtrail:?etChannel", "iam:*", "CLOUDTRAIL-DATA:putauditevents", "s3:GetObject",
+    "*",
+    "cloudtrail-data:*",
+    "cloudtrail:*Query",
+    "cloudtrail:?etChannel",
+    "iam:*",
+    "CLOUDTRAIL-DATA:putauditevents",
+    "s3:GetObject",
 ];
 const RESOURCES: &[&str] = &[
     "arn:aws:cloudtrail:us-east-1:111122223333:channel/abc",
@@ -20,7 +26,10 @@ const RESOURCES: &[&str] = &[
     "arn:aws:cloudtrail:us-east-1:444455556666:channel/xyz",
 ];
 const RESOURCE_PATTERNS: &[&str] = &[
-    "*", "arn:aws:cloudtrail:*:111122223333:*", "arn:aws:cloudtrail:us-east-1:*:channel/*", "arn:aws:cloudtrail:*:*:eventdatastore/e?",
+    "*",
+    "arn:aws:cloudtrail:*:111122223333:*",
+    "arn:aws:cloudtrail:us-east-1:*:channel/*",
+    "arn:aws:cloudtrail:*:*:eventdatastore/e?",
 ];
 const PRINCIPALS: &[&str] = &[
     "arn:aws:iam::111122223333:root",
@@ -29,13 +38,23 @@ const PRINCIPALS: &[&str] = &[
     "arn:aws:iam::444455556666:user/bob",
     "arn:aws:sts::444455556666:assumed-role/R/s",
 ];
-const PRINCIPAL_VALUES: &[&str] = &["*", "111122223333", "444455556666", "arn:aws:iam::444455556666:user/bob", "arn:aws:iam::444455556666:role/R"];
+const PRINCIPAL_VALUES: &[&str] = &[
+    "*",
+    "111122223333",
+    "444455556666",
+    "arn:aws:iam::444455556666:user/bob",
+    "arn:aws:iam::444455556666:role/R",
+];
 
 fn cond() -> impl Strategy<Value = Option<Value>> {
     prop_oneof![
         Just(None),
-        Just(Some(json!({"StringEquals": {"cloudtrail:ExternalId": "abc"}}))),
-        Just(Some(json!({"StringNotEquals": {"aws:PrincipalAccount": "444455556666"}}))),
+        Just(Some(
+            json!({"StringEquals": {"cloudtrail:ExternalId": "abc"}})
+        )),
+        Just(Some(
+            json!({"StringNotEquals": {"aws:PrincipalAccount": "444455556666"}})
+        )),
         Just(Some(json!({"Null": {"cloudtrail:ExternalId": "true"}}))),
     ]
 }
@@ -85,14 +104,16 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         proptest::sample::select(RESOURCES),
         proptest::option::of(prop_oneof![Just("abc"), Just("xyz")]),
     )
-        .prop_map(|(identity, resource, principal, action, resource_arn, external_id)| Scenario {
-            identity,
-            resource,
-            principal,
-            action,
-            resource_arn,
-            external_id,
-        })
+        .prop_map(
+            |(identity, resource, principal, action, resource_arn, external_id)| Scenario {
+                identity,
+                resource,
+                principal,
+                action,
+                resource_arn,
+                external_id,
+            },
+        )
 }
 
 fn run(s: &Scenario, extra_identity: Option<Value>, extra_resource: Option<Value>) -> Decision {
@@ -116,9 +137,28 @@ fn run(s: &Scenario, extra_identity: Option<Value>, extra_resource: Option<Value
         None => Context::new(),
     };
     let account = s.resource_arn.split(':').nth(4).unwrap();
-    let req = Request { principal: &p, action: s.action, resource: s.resource_arn, resource_account: account, context: &ctx };
-    let named: Vec<NamedPolicy> = idp.iter().map(|policy| NamedPolicy { name: "identity", policy }).collect();
-    evaluate(&req, &named, rp.as_ref().map(|policy| NamedPolicy { name: "resource", policy }))
+    let req = Request {
+        principal: &p,
+        action: s.action,
+        resource: s.resource_arn,
+        resource_account: account,
+        context: &ctx,
+    };
+    let named: Vec<NamedPolicy> = idp
+        .iter()
+        .map(|policy| NamedPolicy {
+            name: "identity",
+            policy,
+        })
+        .collect();
+    evaluate(
+        &req,
+        &named,
+        rp.as_ref().map(|policy| NamedPolicy {
+            name: "resource",
+            policy,
+        }),
+    )
 }
 
 proptest! {
@@ -215,17 +255,33 @@ proptest! {
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let keys = prop_oneof![
-        Just("Effect".to_string()), Just("Action".to_string()), Just("NotAction".to_string()),
-        Just("Resource".to_string()), Just("NotResource".to_string()), Just("Principal".to_string()),
-        Just("NotPrincipal".to_string()), Just("Condition".to_string()), Just("Sid".to_string()),
-        Just("AWS".to_string()), Just("StringEquals".to_string()), Just("DateLessThan".to_string()),
+        Just("Effect".to_string()),
+        Just("Action".to_string()),
+        Just("NotAction".to_string()),
+        Just("Resource".to_string()),
+        Just("NotResource".to_string()),
+        Just("Principal".to_string()),
+        Just("NotPrincipal".to_string()),
+        Just("Condition".to_string()),
+        Just("Sid".to_string()),
+        Just("AWS".to_string()),
+        Just("StringEquals".to_string()),
+        Just("DateLessThan".to_string()),
         "[a-zA-Z:]{1,8}",
     ];
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        prop_oneof![Just("Allow".to_string()), Just("Deny".to_string()), Just("*".to_string()), Just("a:b".to_string()), Just("arn:aws:iam::111122223333:root".to_string()), ".{0,10}"].prop_map(Value::String),
+        prop_oneof![
+            Just("Allow".to_string()),
+            Just("Deny".to_string()),
+            Just("*".to_string()),
+            Just("a:b".to_string()),
+            Just("arn:aws:iam::111122223333:root".to_string()),
+            ".{0,10}"
+        ]
+        .prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![
