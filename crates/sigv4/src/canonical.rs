@@ -215,7 +215,10 @@ mod tests {
             ("/../a", "/a"),
             ("/example space/", "/example%20space/"),
             ("/\u{1234}", "/%E1%88%B4"),
-            ("/test/@connections/JBDvjfGEIAMCERw%3D", "/test/%40connections/JBDvjfGEIAMCERw%253D"),
+            (
+                "/test/@connections/JBDvjfGEIAMCERw%3D",
+                "/test/%40connections/JBDvjfGEIAMCERw%253D",
+            ),
             ("a/b", "/a/b"),
         ];
         for (input, want) in cases {

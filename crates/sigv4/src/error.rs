@@ -132,7 +132,7 @@ impl Error {
 /// `5 min` for whole minutes (what AWS always shows); otherwise `N sec`.
 fn window(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs % 60 == 0 {
+    if secs.is_multiple_of(60) {
         format!("{} min", secs / 60)
     } else {
         format!("{secs} sec")

@@ -642,7 +642,13 @@ mod tests {
     #[test]
     fn amz_date_parsing_is_strict() {
         assert!(parse_amz_date("20150830T123600Z").is_ok());
-        for bad in ["20150830T123600", "2015-08-30T12:36:00Z", "20151330T123600Z", "+20150830T12360Z", ""] {
+        for bad in [
+            "20150830T123600",
+            "2015-08-30T12:36:00Z",
+            "20151330T123600Z",
+            "+20150830T12360Z",
+            "",
+        ] {
             assert!(parse_amz_date(bad).is_err(), "{bad}");
         }
         assert_eq!(
@@ -654,7 +660,13 @@ mod tests {
     #[test]
     fn expires_bounds() {
         assert_eq!(parse_expires("604800").unwrap(), 604_800);
-        assert_eq!(parse_expires("-1").unwrap_err().to_string(), "X-Amz-Expires must be non-negative");
-        assert_eq!(parse_expires("abc").unwrap_err().to_string(), "X-Amz-Expires should be a number");
+        assert_eq!(
+            parse_expires("-1").unwrap_err().to_string(),
+            "X-Amz-Expires must be non-negative"
+        );
+        assert_eq!(
+            parse_expires("abc").unwrap_err().to_string(),
+            "X-Amz-Expires should be a number"
+        );
     }
 }

@@ -27,7 +27,10 @@ fn json_string(s: &str) -> String {
 }
 
 fn sig01() -> Owned {
-    let body = format!(r#"{{"auditEvents":[{{"id":"evt-0001","eventData":{}}}]}}"#, json_string(ED1));
+    let body = format!(
+        r#"{{"auditEvents":[{{"id":"evt-0001","eventData":{}}}]}}"#,
+        json_string(ED1)
+    );
     Owned {
         method: "POST".into(),
         path: "/PutAuditEvents".into(),
@@ -56,7 +59,12 @@ fn sig01_golden_put_audit_events() {
     assert_eq!(creq.lines().nth(2).unwrap(), CHANNEL_QUERY);
     let now = datetime!(2024-01-15 12:02:00 UTC);
     req.check_at(SECRET, now).unwrap();
-    req.with(|r| sigv4::parse(r).unwrap().check_scope("us-east-1", "cloudtrail-data")).unwrap();
+    req.with(|r| {
+        sigv4::parse(r)
+            .unwrap()
+            .check_scope("us-east-1", "cloudtrail-data")
+    })
+    .unwrap();
 
     // The same decoded parameters encoded differently on the wire still verify.
     let mut m = req.clone();
@@ -90,7 +98,10 @@ fn sig02_reserved_characters_plus_and_empty_values() {
     );
     a.check(SECRET).unwrap();
     // (b) post-vanilla-query-space: `p=` keeps its `=`; so does a bare `p`.
-    let b = suite_post("p=", "e71688addb58a26418614085fb730ba3faa623b461c17f48f2fbdb9361b94a9b");
+    let b = suite_post(
+        "p=",
+        "e71688addb58a26418614085fb730ba3faa623b461c17f48f2fbdb9361b94a9b",
+    );
     b.check(SECRET).unwrap();
     let mut b2 = b.clone();
     b2.query = "p".into();
@@ -111,8 +122,8 @@ fn sig02_reserved_characters_plus_and_empty_values() {
     });
     assert_eq!(creq.lines().nth(2).unwrap(), "a=b%2Bc");
     let sig_plus = plus.with(|r| sigv4::expected_signature(r, &presented, SECRET));
-    let sig_space = suite_post("a=b%20c", "0000")
-        .with(|r| sigv4::expected_signature(r, &presented, SECRET));
+    let sig_space =
+        suite_post("a=b%20c", "0000").with(|r| sigv4::expected_signature(r, &presented, SECRET));
     assert_ne!(sig_plus, sig_space);
     suite_post("a=b+c", &sig_plus).check(SECRET).unwrap();
     suite_post("a=b%2Bc", &sig_plus).check(SECRET).unwrap();
@@ -126,7 +137,10 @@ fn sig03_header_values_trim_collapse_multiline() {
         "GET / HTTP/1.1\nHost:example.amazonaws.com\nMy-Header1: value1\nMy-Header2: \"a   b   c\"\nX-Amz-Date:20150830T123600Z\nAuthorization:AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;my-header1;my-header2;x-amz-date, Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736\n\n",
     );
     let creq = req.with(|r| sigv4::canonical_request(r, &sigv4::parse(r).unwrap()));
-    assert!(creq.contains("\nmy-header1:value1\nmy-header2:\"a b c\"\n"), "{creq}");
+    assert!(
+        creq.contains("\nmy-header1:value1\nmy-header2:\"a b c\"\n"),
+        "{creq}"
+    );
     req.check(SECRET).unwrap();
     // Leading/trailing spaces and 3+ spaces collapse: same signature.
     let mut m = req.clone();
@@ -206,7 +220,9 @@ fn aws_messages_for_malformed_authentication() {
     assert_eq!(parse_err(&none), Error::MissingAuthentication);
     assert_eq!(parse_err(&none).to_string(), "Missing Authentication Token");
 
-    let e = parse_err(&with_auth("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request"));
+    let e = parse_err(&with_auth(
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request",
+    ));
     assert_eq!(e.to_string(), "Authorization header requires 'Signature' parameter. Authorization header requires 'SignedHeaders' parameter. Authorization=AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request");
 
     let mut bearer = with_auth("Bearer eyJhbGciOiJIUzI1NiJ9.e30.x");
@@ -223,15 +239,28 @@ fn aws_messages_for_malformed_authentication() {
     assert_eq!(e, Error::WrongScope("Credential should be scoped with a valid terminator: 'aws4_request', not 'aws5_request'. ".into()));
 
     let e = parse_err(&with_auth("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=x-amz-date, Signature=5fa0"));
-    assert_eq!(e.to_string(), "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.");
+    assert_eq!(
+        e.to_string(),
+        "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
+    );
 
     let mut bad_date = vanilla();
     *bad_date.header_mut("x-amz-date").unwrap() = "2015-08-30T12:36:00Z".into();
     assert_eq!(parse_err(&bad_date).to_string(), "Date must be in ISO-8601 'basic format'. Got '2015-08-30T12:36:00Z'. See http://en.wikipedia.org/wiki/ISO_8601");
 
     let p = vanilla().with(|r| sigv4::parse(r).unwrap());
-    assert_eq!(p.check_scope("us-west-2", "service").unwrap_err().to_string(), "Credential should be scoped to a valid region, not 'us-east-1'. ");
-    assert_eq!(p.check_scope("us-east-1", "cloudtrail").unwrap_err().to_string(), "Credential should be scoped to correct service: 'cloudtrail'. ");
+    assert_eq!(
+        p.check_scope("us-west-2", "service")
+            .unwrap_err()
+            .to_string(),
+        "Credential should be scoped to a valid region, not 'us-east-1'. "
+    );
+    assert_eq!(
+        p.check_scope("us-east-1", "cloudtrail")
+            .unwrap_err()
+            .to_string(),
+        "Credential should be scoped to correct service: 'cloudtrail'. "
+    );
     p.check_scope("us-east-1", "service").unwrap();
 }
 
@@ -246,7 +275,8 @@ fn scope_date_must_match_request_date() {
 fn date_header_when_no_x_amz_date() {
     let mut req = vanilla();
     req.headers.retain(|(n, _)| n != "X-Amz-Date");
-    req.headers.push(("Date".into(), "Sun, 30 Aug 2015 12:36:00 GMT".into()));
+    req.headers
+        .push(("Date".into(), "Sun, 30 Aug 2015 12:36:00 GMT".into()));
     let p = req.with(|r| sigv4::parse(r).unwrap());
     assert_eq!(p.request_time, datetime!(2015-08-30 12:36:00 UTC));
     *req.header_mut("authorization").unwrap() = "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=date;host, Signature=0".into();
@@ -262,10 +292,20 @@ fn mismatch_keeps_debugging_detail() {
     req.body = b"x".to_vec();
     let e = req.check(SECRET).unwrap_err();
     assert_eq!(e.to_string(), "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.");
-    let Error::Mismatch { canonical_request, string_to_sign } = &e else { panic!("{e:?}") };
+    let Error::Mismatch {
+        canonical_request,
+        string_to_sign,
+    } = &e
+    else {
+        panic!("{e:?}")
+    };
     assert!(canonical_request.starts_with("GET\n/\n\nhost:example.amazonaws.com\n"));
-    assert!(string_to_sign.starts_with("AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n"));
-    assert!(e.detailed_message().contains("The Canonical String for this request should have been\n'GET\n/\n"));
+    assert!(string_to_sign.starts_with(
+        "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n"
+    ));
+    assert!(e
+        .detailed_message()
+        .contains("The Canonical String for this request should have been\n'GET\n/\n"));
     // A wrong secret is a mismatch too.
     assert!(is_mismatch(&vanilla().check("wrong")));
 }
@@ -278,10 +318,20 @@ fn presigned_vanilla() -> Owned {
 fn presigned_lifetime() {
     let req = presigned_vanilla();
     let t = datetime!(2015-08-30 12:36:00 UTC);
-    req.check_at(SECRET, t + time::Duration::seconds(3600)).unwrap();
-    req.check_at(SECRET, t - time::Duration::minutes(5)).unwrap();
-    let e = req.check_at(SECRET, t + time::Duration::seconds(3601)).unwrap_err();
-    assert!(matches!(e, Error::PresignedExpired { expires_secs: 3600, .. }));
+    req.check_at(SECRET, t + time::Duration::seconds(3600))
+        .unwrap();
+    req.check_at(SECRET, t - time::Duration::minutes(5))
+        .unwrap();
+    let e = req
+        .check_at(SECRET, t + time::Duration::seconds(3601))
+        .unwrap_err();
+    assert!(matches!(
+        e,
+        Error::PresignedExpired {
+            expires_secs: 3600,
+            ..
+        }
+    ));
     assert_eq!(e.to_string(), "Signature expired: 20150830T123600Z is now earlier than 20150830T123601Z (20150830T133601Z - 60 min.)");
     assert!(matches!(
         req.check_at(SECRET, t - time::Duration::seconds(301)),
@@ -295,10 +345,18 @@ fn presigned_messages() {
     req.query = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20150830T123600Z".into();
     assert_eq!(parse_err(&req).to_string(), "AWS query-string parameters must include 'X-Amz-Credential'. AWS query-string parameters must include 'X-Amz-Signature'. AWS query-string parameters must include 'X-Amz-SignedHeaders'. Re-examine the query-string parameters.");
     let mut req = presigned_vanilla();
-    req.query = req.query.replace("X-Amz-Expires=3600", "X-Amz-Expires=604801");
-    assert_eq!(parse_err(&req).to_string(), "X-Amz-Expires must be less than a week (in seconds) that is 604800");
+    req.query = req
+        .query
+        .replace("X-Amz-Expires=3600", "X-Amz-Expires=604801");
+    assert_eq!(
+        parse_err(&req).to_string(),
+        "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+    );
     let mut req = presigned_vanilla();
-    req.headers.push(("Authorization".into(), "AWS4-HMAC-SHA256 Credential=a".into()));
+    req.headers.push((
+        "Authorization".into(),
+        "AWS4-HMAC-SHA256 Credential=a".into(),
+    ));
     assert!(matches!(parse_err(&req), Error::Incomplete(_)));
 }
 
@@ -307,9 +365,14 @@ fn security_token_is_reported() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/vectors/aws-signing-test-suite-v4/get-vanilla-with-session-token");
     for kind in ["header", "query"] {
-        let req = parse_http(&std::fs::read_to_string(dir.join(format!("{kind}-signed-request.txt"))).unwrap());
+        let req = parse_http(
+            &std::fs::read_to_string(dir.join(format!("{kind}-signed-request.txt"))).unwrap(),
+        );
         let p = req.with(|r| sigv4::parse(r).unwrap());
-        assert_eq!(p.security_token.as_deref(), Some("6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267"));
+        assert_eq!(
+            p.security_token.as_deref(),
+            Some("6e86291e8372ff2a2260956d9b8aae1d763fbf315fa00fa31553b73ebf194267")
+        );
         req.check(SECRET).unwrap();
     }
 }

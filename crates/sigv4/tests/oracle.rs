@@ -86,20 +86,27 @@ impl Signer<'_> {
         let (headers, query) = instructions.into_parts();
         let mut out = req.clone();
         for h in headers {
-            out.headers.push((h.name().to_owned(), h.value().to_owned()));
+            out.headers
+                .push((h.name().to_owned(), h.value().to_owned()));
         }
         for (name, value) in query {
             if !out.query.is_empty() {
                 out.query.push('&');
             }
-            out.query.push_str(&format!("{}={}", enc(name), enc(&value)));
+            out.query
+                .push_str(&format!("{}={}", enc(name), enc(&value)));
         }
         out
     }
 }
 
 fn header_auth<'a>(service: &'a str, token: Option<&'a str>) -> Signer<'a> {
-    Signer { service, region: "us-east-1", token, presign: None }
+    Signer {
+        service,
+        region: "us-east-1",
+        token,
+        presign: None,
+    }
 }
 
 fn req(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Owned {
@@ -107,7 +114,10 @@ fn req(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Owne
         method: method.into(),
         path: String::new(),
         query: String::new(),
-        headers: headers.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect(),
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
         body: body.as_bytes().to_vec(),
     };
     r.set_target(target);
@@ -158,8 +168,12 @@ fn boto3_put_audit_events() {
         );
         let mut wire = header_auth("cloudtrail-data", token).sign(&unsigned);
         // Sent but not signed by botocore.
-        wire.headers.push(("User-Agent".into(), "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0".into()));
-        wire.headers.push(("Content-Length".into(), BODY.len().to_string()));
+        wire.headers.push((
+            "User-Agent".into(),
+            "Boto3/1.34.0 md/Botocore#1.34.0 ua/2.0".into(),
+        ));
+        wire.headers
+            .push(("Content-Length".into(), BODY.len().to_string()));
         let want = if token.is_some() {
             "content-type;host;x-amz-date;x-amz-security-token"
         } else {
@@ -182,13 +196,22 @@ fn rust_sdk_put_audit_events() {
             ("content-type", "application/json"),
             ("content-length", &BODY.len().to_string()),
             ("host", "cloudtrail-data.us-east-1.amazonaws.com"),
-            ("x-amz-user-agent", "aws-sdk-rust/1.3.0 api/cloudtraildata/1.0 os/linux lang/rust#1.85.0"),
+            (
+                "x-amz-user-agent",
+                "aws-sdk-rust/1.3.0 api/cloudtraildata/1.0 os/linux lang/rust#1.85.0",
+            ),
         ],
         BODY,
     );
     let mut wire = header_auth("cloudtrail-data", None).sign(&unsigned);
-    wire.headers.push(("user-agent".into(), "aws-sdk-rust/1.3.0 os/linux lang/rust#1.85.0".into()));
-    wire.headers.push(("amz-sdk-invocation-id".into(), "5b3c0a4e-0000-4000-8000-000000000000".into()));
+    wire.headers.push((
+        "user-agent".into(),
+        "aws-sdk-rust/1.3.0 os/linux lang/rust#1.85.0".into(),
+    ));
+    wire.headers.push((
+        "amz-sdk-invocation-id".into(),
+        "5b3c0a4e-0000-4000-8000-000000000000".into(),
+    ));
     assert_eq!(
         signed_headers(&wire),
         "content-length;content-type;host;x-amz-date;x-amz-user-agent"
@@ -209,7 +232,10 @@ fn aws_json_with_target() {
             &[
                 ("Content-Type", "application/x-amz-json-1.1"),
                 ("Host", "cloudtrail.us-east-1.amazonaws.com"),
-                ("X-Amz-Target", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.StartQuery"),
+                (
+                    "X-Amz-Target",
+                    "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.StartQuery",
+                ),
             ],
             body,
         );
@@ -223,7 +249,8 @@ fn aws_json_with_target() {
         assert!(signed_headers(&wire).contains("x-amz-target"));
         assert_verifies_and_mutations_fail(&wire);
         let mut m = wire.clone();
-        *m.header_mut("x-amz-target").unwrap() = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.CancelQuery".into();
+        *m.header_mut("x-amz-target").unwrap() =
+            "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.CancelQuery".into();
         assert!(is_mismatch(&m.check_at(SECRET, t0())));
     }
 }
@@ -235,7 +262,10 @@ fn aws_query_form_body_for_sts_and_iam() {
         "POST",
         "/",
         &[
-            ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
+            (
+                "Content-Type",
+                "application/x-www-form-urlencoded; charset=utf-8",
+            ),
             ("Host", "sts.us-east-1.amazonaws.com"),
         ],
         body,
@@ -267,7 +297,8 @@ fn presigned_with_and_without_token() {
         assert!(p.presigned);
         assert_eq!(p.expires_secs, Some(900));
         assert_eq!(p.security_token.as_deref(), token);
-        wire.check_at(SECRET, t0() + time::Duration::seconds(900)).unwrap();
+        wire.check_at(SECRET, t0() + time::Duration::seconds(900))
+            .unwrap();
         assert!(matches!(
             wire.check_at(SECRET, t0() + time::Duration::seconds(901)),
             Err(sigv4::Error::PresignedExpired { .. })
@@ -380,7 +411,11 @@ fn mutate(wire: &Owned, which: u8) -> Option<Owned> {
             *auth = flip_char(auth, i)?;
         }
         2 => {
-            m.query = if m.query.is_empty() { "z=1".into() } else { format!("{}&z=1", m.query) };
+            m.query = if m.query.is_empty() {
+                "z=1".into()
+            } else {
+                format!("{}&z=1", m.query)
+            };
         }
         3 => {
             let v = m.header_mut("x-custom-one")?;
@@ -416,7 +451,11 @@ fn canonical_path(p: &str) -> String {
         presigned: false,
         expires_secs: None,
     };
-    r.with(|r| sigv4::canonical_request(r, &presented)).lines().nth(1).unwrap().to_owned()
+    r.with(|r| sigv4::canonical_request(r, &presented))
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_owned()
 }
 
 proptest! {

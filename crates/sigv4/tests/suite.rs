@@ -51,7 +51,11 @@ fn mutations(req: &Owned, presigned: bool) -> Vec<(&'static str, Owned)> {
 
     let mut m = req.clone();
     if presigned || m.query.is_empty() {
-        m.query = if m.query.is_empty() { "a=b".into() } else { format!("a=b&{}", m.query) };
+        m.query = if m.query.is_empty() {
+            "a=b".into()
+        } else {
+            format!("a=b&{}", m.query)
+        };
     } else {
         m.query = flip_char(&m.query, 0).unwrap();
     }
@@ -63,7 +67,11 @@ fn mutations(req: &Owned, presigned: bool) -> Vec<(&'static str, Owned)> {
     out.push(("host header", m));
 
     let mut m = req.clone();
-    m.method = if m.method == "GET" { "POST".into() } else { "GET".into() };
+    m.method = if m.method == "GET" {
+        "POST".into()
+    } else {
+        "GET".into()
+    };
     out.push(("method", m));
 
     let mut m = req.clone();
@@ -71,8 +79,18 @@ fn mutations(req: &Owned, presigned: bool) -> Vec<(&'static str, Owned)> {
     out.push(("path", m));
 
     // Another signed header than host and the date, when there is one.
-    for name in ["my-header1", "my-header2", "content-type", "x-amz-security-token"] {
-        let signed = req.with(|r| sigv4::parse(r).unwrap().signed_headers.contains(&name.to_owned()));
+    for name in [
+        "my-header1",
+        "my-header2",
+        "content-type",
+        "x-amz-security-token",
+    ] {
+        let signed = req.with(|r| {
+            sigv4::parse(r)
+                .unwrap()
+                .signed_headers
+                .contains(&name.to_owned())
+        });
         if signed {
             let mut m = req.clone();
             let v = m.header_mut(name).unwrap();
@@ -97,7 +115,8 @@ fn every_suite_vector() {
         if name == "double-encode-path" {
             continue; // its signed request and canonical request disagree on the date; path checked below
         }
-        let normalize = read(&dir, "context.json").is_none_or(|c| !c.contains("\"normalize\": false"));
+        let normalize =
+            read(&dir, "context.json").is_none_or(|c| !c.contains("\"normalize\": false"));
         for (kind, presigned) in [("header", false), ("query", true)] {
             let Some(signed) = read(&dir, &format!("{kind}-signed-request.txt")) else {
                 continue;
@@ -115,7 +134,10 @@ fn every_suite_vector() {
                 if name == "post-sts-header-after" && presigned {
                     // The token was appended after signing: only the
                     // token-unsigned variant matches, not the standard form.
-                    assert!(ours.contains("X-Amz-Security-Token=") && !want_creq.contains("X-Amz-Security-Token="));
+                    assert!(
+                        ours.contains("X-Amz-Security-Token=")
+                            && !want_creq.contains("X-Amz-Security-Token=")
+                    );
                 } else {
                     assert_eq!(ours, want_creq, "{name}/{kind}: canonical request");
                 }
@@ -133,7 +155,9 @@ fn every_suite_vector() {
             }
         }
     }
-    eprintln!("verified {verified}, unnormalized rejected {rejected_unnormalized}, mutations {mutated}");
+    eprintln!(
+        "verified {verified}, unnormalized rejected {rejected_unnormalized}, mutations {mutated}"
+    );
     assert!(verified >= 60, "only {verified} vectors verified");
 }
 

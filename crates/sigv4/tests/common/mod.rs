@@ -44,7 +44,13 @@ impl Owned {
     pub fn check(&self, secret: &str) -> Result<(), sigv4::Error> {
         self.with(|r| {
             let p = sigv4::parse(r)?;
-            sigv4::verify(r, &p, secret, p.request_time, std::time::Duration::from_secs(300))
+            sigv4::verify(
+                r,
+                &p,
+                secret,
+                p.request_time,
+                std::time::Duration::from_secs(300),
+            )
         })
     }
 
@@ -103,8 +109,7 @@ pub fn parse_http(text: &str) -> Owned {
 pub fn flip_char(s: &str, from: usize) -> Option<String> {
     let (i, c) = s
         .char_indices()
-        .filter(|(i, c)| *i >= from && c.is_ascii_alphanumeric())
-        .last()?;
+        .rfind(|(i, c)| *i >= from && c.is_ascii_alphanumeric())?;
     let new = match c {
         'z' => 'a',
         'Z' => 'A',
