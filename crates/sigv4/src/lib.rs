@@ -41,6 +41,10 @@
 //!   `x-amz-content-sha256` (e.g. `UNSIGNED-PAYLOAD`) is an S3 feature; non-S3
 //!   services hash the body themselves, so a lying header cannot detach the
 //!   signature from the body.
+//! - **Session token**: `X-Amz-Security-Token` is reported in
+//!   [`Presented::security_token`]; the caller must check it belongs to the
+//!   access key. Signers may leave it unsigned (header) or append it after
+//!   signing (presigned, the suite's `post-sts-header-after`): both verify.
 //! - Signatures are compared in constant time.
 
 mod canonical;
