@@ -27,9 +27,10 @@ def server(tmp_path_factory) -> CairnServer:
 
 
 @pytest.fixture
-def private_server(tmp_path):
+def private_server(tmp_path, request):
     """Factory for servers of one's own (restart/kill tests). All are stopped at teardown."""
     servers: list[CairnServer] = []
+    request.node._cairn_servers = servers
 
     def make(name: str = "private", extra_args=()) -> CairnServer:
         srv = CairnServer(tmp_path / f"{name}-data", tmp_path / f"{name}-logs", extra_args=extra_args).start()
@@ -92,3 +93,20 @@ def ctd(server, owner):
 def integ(ct, owner) -> Integration:
     """An integration event data store and a Custom channel feeding it, owned by `owner`."""
     return setup_integration(ct, owner)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On failure, attach the tail of every involved server's log (what the server said about it)."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when != "call" or not rep.failed:
+        return
+    servers = []
+    srv = item.funcargs.get("server")
+    if isinstance(srv, CairnServer):
+        servers.append(srv)
+    servers += getattr(item, "_cairn_servers", [])
+    for srv in servers:
+        lines = srv.log_text().splitlines()[-60:]
+        rep.sections.append((f"cairn serve log (last {len(lines)} lines of {srv.log_path})", "\n".join(lines)))

@@ -20,6 +20,7 @@ ID_RE = re.compile(r"^[-_A-Za-z0-9]{1,128}$")
 
 
 def real_files() -> list[Path]:
+    assert REAL.is_dir(), f"real CloudTrail data not found at {REAL} (set CAIRN_SHARED to the shared/ directory)"
     files = sorted((REAL / "invictus_aws_dataset" / "CloudTrail").glob("*.json"))
     files += sorted((REAL / "stratus_detonation_logs").glob("*.json"))
     return files
