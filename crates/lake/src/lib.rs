@@ -1,1 +1,133 @@
-//! placeholder
+//! The CloudTrail Lake domain: accounts, event data stores, channels and
+//! their resource policies, ingestion (PutAuditEvents) and queries.
+//!
+//! Operations are plain async functions over the generated wire types and
+//! the storage interfaces; they know nothing of HTTP. Every error is an
+//! [`ApiError`] whose code is exactly AWS's and whose message says what was
+//! wrong and what to do.
+#![warn(missing_docs)]
+
+mod accounts;
+mod arn;
+mod channels;
+mod eds;
+mod ingest;
+mod paging;
+mod queries;
+mod records;
+
+pub use accounts::{create_account, Caller, NewAccount};
+pub use ingest::IngestOutcome;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use store::{IngestLog, Metadata};
+use time::OffsetDateTime;
+pub use wire::{ApiError, ErrorCode};
+
+/// Configurable limits; the defaults are AWS's quotas.
+#[derive(Debug, Clone)]
+pub struct Quotas {
+    /// Event data stores per account and region, any status (AWS: 10).
+    pub event_data_stores: usize,
+    /// Channels per account (AWS: 25).
+    pub channels: usize,
+    /// Queued plus running queries per account (AWS: 10).
+    pub concurrent_queries: usize,
+    /// A query running longer is stopped and marked TIMED_OUT (AWS: 1 hour).
+    pub query_timeout: std::time::Duration,
+    /// Queries executing at once across all accounts; the rest wait QUEUED.
+    pub query_workers: usize,
+}
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            event_data_stores: 10,
+            channels: 25,
+            concurrent_queries: 10,
+            query_timeout: std::time::Duration::from_secs(3600),
+            query_workers: 2,
+        }
+    }
+}
+
+/// The source of "now"; replaceable in tests.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// The service: one per process.
+pub struct Lake {
+    meta: Arc<dyn Metadata>,
+    log: IngestLog,
+    region: String,
+    quotas: Quotas,
+    clock: Clock,
+    results_dir: PathBuf,
+    query_slots: Arc<tokio::sync::Semaphore>,
+    running: Mutex<std::collections::HashMap<String, tokio::task::AbortHandle>>,
+    /// Serialises control-plane writes so that check-then-write sequences
+    /// (name uniqueness across kinds, quotas, "EDS used by a channel") hold.
+    control: tokio::sync::Mutex<()>,
+}
+
+impl Lake {
+    /// A service over the given stores. `results_dir` keeps query results.
+    pub fn new(
+        meta: Arc<dyn Metadata>,
+        log: IngestLog,
+        region: &str,
+        quotas: Quotas,
+        results_dir: PathBuf,
+        clock: Option<Clock>,
+    ) -> Result<Self, ApiError> {
+        std::fs::create_dir_all(&results_dir)
+            .map_err(|e| internal(format!("cannot create {}: {e}", results_dir.display())))?;
+        let lake = Self {
+            meta,
+            log,
+            region: region.to_string(),
+            query_slots: Arc::new(tokio::sync::Semaphore::new(quotas.query_workers.max(1))),
+            quotas,
+            clock: clock.unwrap_or_else(|| Arc::new(OffsetDateTime::now_utc)),
+            results_dir,
+            running: Mutex::new(Default::default()),
+            control: tokio::sync::Mutex::new(()),
+        };
+        lake.fail_interrupted_queries()?;
+        Ok(lake)
+    }
+
+    /// The region this node serves.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    fn now(&self) -> OffsetDateTime {
+        (self.clock)()
+    }
+}
+
+/// Epoch seconds with millisecond precision, as awsJson timestamps go on the wire.
+fn epoch(t: OffsetDateTime) -> f64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as f64 / 1000.0
+}
+
+fn internal(message: impl Into<String>) -> ApiError {
+    ApiError::new(ErrorCode::InternalFailure, message)
+}
+
+fn storage(e: store::Error) -> ApiError {
+    tracing::error!(error = %e, "storage failure");
+    ApiError::new(
+        ErrorCode::InternalFailure,
+        format!("Cairn could not complete the request because storage failed ({e}). Nothing was changed; retry later."),
+    )
+}
+
+fn to_doc<T: serde::Serialize>(v: &T) -> Result<String, ApiError> {
+    serde_json::to_string(v).map_err(|e| internal(format!("could not encode a stored document: {e}")))
+}
+
+fn from_doc<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, ApiError> {
+    serde_json::from_str(s).map_err(|e| internal(format!("a stored document could not be read: {e}")))
+}

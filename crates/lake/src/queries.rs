@@ -1,0 +1,379 @@
+//! Queries: StartQuery runs a statement asynchronously on a bounded pool;
+//! DescribeQuery, GetQueryResults, ListQueries and CancelQuery follow it.
+//!
+//! A query's state lives in the metadata store and its result rows in a
+//! file of the data directory, so results are paged from disk and survive
+//! restarts. Queries that were queued or running when the server stopped
+//! are marked FAILED at the next start.
+
+use crate::ingest::LoggedEvent;
+use crate::{epoch, from_doc, paging, storage, to_doc, Caller, Lake};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use wire::cloudtrail::*;
+use wire::{ApiError, ErrorCode};
+
+const KIND: &str = "query";
+const RESULTS_KEPT_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct QueryState {
+    id: String,
+    account: String,
+    statement: String,
+    status: String,
+    eds: Vec<String>,
+    created: f64,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    events_matched: i64,
+    #[serde(default)]
+    events_scanned: i64,
+    #[serde(default)]
+    bytes_scanned: i64,
+    #[serde(default)]
+    execution_ms: i64,
+    #[serde(default)]
+    total_results: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredResults {
+    columns: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError::new(code, message)
+}
+
+fn is_terminal(status: &str) -> bool {
+    matches!(status, "FINISHED" | "FAILED" | "CANCELLED" | "TIMED_OUT")
+}
+
+impl Lake {
+    fn load_query(&self, caller: &Caller, id: Option<&str>) -> Result<QueryState, ApiError> {
+        let id = id.unwrap_or_default();
+        let doc = self
+            .meta
+            .get(KIND, &caller.account_id, &id.to_ascii_lowercase())
+            .map_err(storage)?
+            .ok_or_else(|| err(ErrorCode::QueryIdNotFound, format!("Query {id} was not found in account {}.", caller.account_id)))?;
+        from_doc(&doc)
+    }
+
+    fn save_query(&self, q: &QueryState) -> Result<(), ApiError> {
+        self.meta.replace(KIND, &q.account, &q.id, None, &to_doc(q)?).map_err(storage)?;
+        Ok(())
+    }
+
+    /// At start: queries that were queued or running died with the old process.
+    pub(crate) fn fail_interrupted_queries(&self) -> Result<(), ApiError> {
+        for account in self.meta.accounts().map_err(storage)? {
+            for doc in self.meta.list(KIND, &account.id).map_err(storage)? {
+                let mut q: QueryState = from_doc(&doc)?;
+                if !is_terminal(&q.status) {
+                    q.status = "FAILED".into();
+                    q.error = Some("The query was interrupted because the Cairn server restarted. Run it again.".into());
+                    self.save_query(&q)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// StartQuery.
+    pub async fn start_query(self: &std::sync::Arc<Self>, caller: &Caller, input: StartQueryRequest) -> Result<StartQueryResponse, ApiError> {
+        if input.query_alias.is_some() || input.query_parameters.is_some() {
+            return Err(err(
+                ErrorCode::InvalidParameter,
+                "QueryAlias and QueryParameters belong to CloudTrail Lake dashboards, which Cairn does not have: pass a QueryStatement.",
+            ));
+        }
+        if input.delivery_s3_uri.is_some() {
+            return Err(err(
+                ErrorCode::UnsupportedOperation,
+                "Cairn does not deliver query results to S3 yet: omit DeliveryS3Uri and read the results with GetQueryResults.",
+            ));
+        }
+        if let Some(owner) = &input.event_data_store_owner_account_id {
+            if owner != &caller.account_id {
+                return Err(err(
+                    ErrorCode::EventDataStoreNotFound,
+                    format!("Cairn queries event data stores of the caller's own account only; {owner} is not account {}.", caller.account_id),
+                ));
+            }
+        }
+        let statement = input.query_statement.ok_or_else(|| {
+            err(ErrorCode::InvalidParameter, "QueryStatement is required: pass the SQL to run.")
+        })?;
+        let prepared = query::prepare(&statement).map_err(|e| err(ErrorCode::InvalidQueryStatement, e.to_string()))?;
+        let mut eds = Vec::new();
+        for id in &prepared.tables {
+            let s = self.find_store(caller, id)?;
+            if s.status == "PENDING_DELETION" {
+                return Err(err(
+                    ErrorCode::InactiveEventDataStore,
+                    format!("Event data store {} is pending deletion and cannot be queried: restore it first.", s.arn),
+                ));
+            }
+            eds.push(s.id);
+        }
+        let _guard = self.control.lock().await;
+        let active = self
+            .meta
+            .list(KIND, &caller.account_id)
+            .map_err(storage)?
+            .iter()
+            .filter_map(|d| from_doc::<QueryState>(d).ok())
+            .filter(|q| !is_terminal(&q.status))
+            .count();
+        if active >= self.quotas.concurrent_queries {
+            return Err(err(
+                ErrorCode::MaxConcurrentQueries,
+                format!("Account {} already has {active} queued or running queries (the limit). Wait for one to finish or cancel one.", caller.account_id),
+            ));
+        }
+        let q = QueryState {
+            id: uuid::Uuid::new_v4().to_string(),
+            account: caller.account_id.clone(),
+            statement,
+            status: "QUEUED".into(),
+            eds,
+            created: epoch(self.now()),
+            error: None,
+            events_matched: 0,
+            events_scanned: 0,
+            bytes_scanned: 0,
+            execution_ms: 0,
+            total_results: 0,
+        };
+        self.meta.insert(KIND, &q.account, &q.id, None, &to_doc(&q)?).map_err(storage)?;
+        let lake = self.clone();
+        let id = q.id.clone();
+        let handle = tokio::spawn(async move { lake.run_query(q, prepared).await });
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(id.clone(), handle.abort_handle());
+        }
+        Ok(StartQueryResponse { query_id: Some(id), event_data_store_owner_account_id: None })
+    }
+
+    async fn run_query(self: std::sync::Arc<Self>, mut q: QueryState, prepared: query::Prepared) {
+        let Ok(_slot) = self.query_slots.clone().acquire_owned().await else { return };
+        // Cancelled while queued?
+        if let Ok(Some(doc)) = self.meta.get(KIND, &q.account, &q.id) {
+            if from_doc::<QueryState>(&doc).map(|s| is_terminal(&s.status)).unwrap_or(false) {
+                return;
+            }
+        }
+        q.status = "RUNNING".into();
+        if let Err(e) = self.save_query(&q) {
+            tracing::error!(error = %e, "could not mark a query RUNNING");
+        }
+        let started = std::time::Instant::now();
+        let work = async {
+            let tables = self.read_tables(&q.eds)?;
+            query::execute(&prepared, tables).await.map_err(|e| e.to_string())
+        };
+        let outcome = tokio::time::timeout(self.quotas.query_timeout, work).await;
+        q.execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        match outcome {
+            Ok(Ok(out)) => {
+                q.events_scanned = out.events_scanned as i64;
+                q.bytes_scanned = out.bytes_scanned as i64;
+                q.total_results = out.rows.len() as i64;
+                q.events_matched = q.total_results;
+                let stored = StoredResults { columns: out.columns, rows: out.rows };
+                match self.write_results(&q.id, &stored) {
+                    Ok(()) => q.status = "FINISHED".into(),
+                    Err(e) => {
+                        q.status = "FAILED".into();
+                        q.error = Some(e);
+                    }
+                }
+            }
+            Ok(Err(message)) => {
+                q.status = "FAILED".into();
+                q.error = Some(message);
+            }
+            Err(_) => {
+                q.status = "TIMED_OUT".into();
+                q.error = Some(format!("The query ran longer than {} seconds and was stopped.", self.quotas.query_timeout.as_secs()));
+            }
+        }
+        // A CancelQuery that landed meanwhile wins.
+        if let Ok(Some(doc)) = self.meta.get(KIND, &q.account, &q.id) {
+            if from_doc::<QueryState>(&doc).map(|s| s.status == "CANCELLED").unwrap_or(false) {
+                return;
+            }
+        }
+        if let Err(e) = self.save_query(&q) {
+            tracing::error!(error = %e, "could not record a query's outcome");
+        }
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&q.id);
+        }
+    }
+
+    /// Reads the committed events of the given event data stores from the log.
+    fn read_tables(&self, eds: &[String]) -> Result<Vec<query::Table>, String> {
+        let mut tables: BTreeMap<&str, query::Table> = eds
+            .iter()
+            .map(|id| (id.as_str(), query::Table { id: id.clone(), records: Vec::new(), bytes: 0 }))
+            .collect();
+        let mut bad = 0u64;
+        self.log
+            .scan(|payload| match serde_json::from_slice::<LoggedEvent>(payload) {
+                Ok(e) => {
+                    for id in &e.eds {
+                        if let Some(t) = tables.get_mut(id.as_str()) {
+                            t.records.push(e.record.clone());
+                            t.bytes += payload.len() as u64;
+                        }
+                    }
+                }
+                Err(_) => bad += 1,
+            })
+            .map_err(|e| format!("the event log could not be read: {e}"))?;
+        if bad > 0 {
+            tracing::warn!(records = bad, "unreadable records in the ingest log were skipped");
+        }
+        Ok(tables.into_values().collect())
+    }
+
+    fn results_path(&self, id: &str) -> std::path::PathBuf {
+        self.results_dir.join(format!("{id}.json"))
+    }
+
+    fn write_results(&self, id: &str, results: &StoredResults) -> Result<(), String> {
+        let bytes = serde_json::to_vec(results).map_err(|e| e.to_string())?;
+        let tmp = self.results_dir.join(format!("{id}.tmp"));
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, self.results_path(id)))
+            .map_err(|e| format!("the query results could not be saved: {e}"))
+    }
+
+    /// DescribeQuery.
+    pub async fn describe_query(&self, caller: &Caller, input: DescribeQueryRequest) -> Result<DescribeQueryResponse, ApiError> {
+        if input.query_alias.is_some() {
+            return Err(err(ErrorCode::InvalidParameter, "QueryAlias belongs to dashboards, which Cairn does not have: pass QueryId."));
+        }
+        if input.query_id.is_none() {
+            return Err(err(ErrorCode::InvalidParameter, "QueryId is required."));
+        }
+        let q = self.load_query(caller, input.query_id.as_deref())?;
+        Ok(DescribeQueryResponse {
+            query_id: Some(q.id),
+            query_string: Some(q.statement),
+            query_status: Some(q.status),
+            query_statistics: Some(QueryStatisticsForDescribeQuery {
+                events_matched: Some(q.events_matched),
+                events_scanned: Some(q.events_scanned),
+                bytes_scanned: Some(q.bytes_scanned),
+                execution_time_in_millis: Some(q.execution_ms),
+                creation_time: Some(q.created),
+            }),
+            error_message: q.error,
+            delivery_s3_uri: None,
+            delivery_status: None,
+            prompt: None,
+            event_data_store_owner_account_id: None,
+        })
+    }
+
+    /// GetQueryResults.
+    pub async fn get_query_results(&self, caller: &Caller, input: GetQueryResultsRequest) -> Result<GetQueryResultsResponse, ApiError> {
+        let size = paging::page_size(input.max_query_results, 1000, 1000)?;
+        let q = self.load_query(caller, input.query_id.as_deref())?;
+        let list = format!("results-{}", &q.id[..8.min(q.id.len())]);
+        let start = paging::offset(&list, input.next_token.as_deref())?;
+        let stats = |results: i64| QueryStatistics {
+            results_count: Some(results),
+            total_results_count: Some(q.total_results),
+            bytes_scanned: Some(q.bytes_scanned),
+        };
+        if q.status != "FINISHED" {
+            return Ok(GetQueryResultsResponse {
+                query_status: Some(q.status.clone()),
+                query_statistics: Some(stats(0)),
+                query_result_rows: Some(Vec::new()),
+                next_token: None,
+                error_message: q.error.clone(),
+            });
+        }
+        let bytes = std::fs::read(self.results_path(&q.id)).map_err(|e| {
+            err(ErrorCode::InternalFailure, format!("The results of query {} could not be read ({e}). Run the query again.", q.id))
+        })?;
+        let stored: StoredResults = serde_json::from_slice(&bytes)
+            .map_err(|e| err(ErrorCode::InternalFailure, format!("The results of query {} are damaged ({e}). Run the query again.", q.id)))?;
+        let (rows, next) = paging::page(&list, &stored.rows, start, size);
+        let rows: Vec<Vec<HashMap<String, String>>> = rows
+            .into_iter()
+            .map(|row| {
+                stored
+                    .columns
+                    .iter()
+                    .zip(row)
+                    .map(|(c, v)| HashMap::from([(c.clone(), v)]))
+                    .collect()
+            })
+            .collect();
+        let count = rows.len() as i64;
+        Ok(GetQueryResultsResponse {
+            query_status: Some(q.status.clone()),
+            query_statistics: Some(stats(count)),
+            query_result_rows: Some(rows.into_iter().map(|r| r.into_iter().map(|m| m.into_iter().collect()).collect()).collect()),
+            next_token: next,
+            error_message: None,
+        })
+    }
+
+    /// ListQueries: the queries of the past 7 days that read an event data store.
+    pub async fn list_queries(&self, caller: &Caller, input: ListQueriesRequest) -> Result<ListQueriesResponse, ApiError> {
+        let s = self.find_store(caller, input.event_data_store.as_deref().unwrap_or_default())?;
+        let size = paging::page_size(input.max_results, 1000, 1000)?;
+        let start = paging::offset("queries", input.next_token.as_deref())?;
+        if let (Some(a), Some(b)) = (input.start_time, input.end_time) {
+            if a > b {
+                return Err(err(ErrorCode::InvalidDateRange, "StartTime is after EndTime: pass a StartTime at or before EndTime."));
+            }
+        }
+        let horizon = epoch(self.now()) - RESULTS_KEPT_SECS;
+        let mut all: Vec<Query> = self
+            .meta
+            .list(KIND, &caller.account_id)
+            .map_err(storage)?
+            .iter()
+            .filter_map(|d| from_doc::<QueryState>(d).ok())
+            .filter(|q| q.eds.contains(&s.id) && q.created >= horizon)
+            .filter(|q| input.start_time.is_none_or(|t| q.created >= t))
+            .filter(|q| input.end_time.is_none_or(|t| q.created <= t))
+            .filter(|q| input.query_status.as_ref().is_none_or(|st| &q.status == st))
+            .map(|q| Query { query_id: Some(q.id), query_status: Some(q.status), creation_time: Some(q.created) })
+            .collect();
+        all.reverse(); // newest first
+        let (page, next) = paging::page("queries", &all, start, size);
+        Ok(ListQueriesResponse { queries: Some(page), next_token: next })
+    }
+
+    /// CancelQuery.
+    pub async fn cancel_query(&self, caller: &Caller, input: CancelQueryRequest) -> Result<CancelQueryResponse, ApiError> {
+        let _guard = self.control.lock().await;
+        let mut q = self.load_query(caller, input.query_id.as_deref())?;
+        if is_terminal(&q.status) {
+            return Err(err(
+                ErrorCode::InactiveQuery,
+                format!("Query {} is already {}; only QUEUED or RUNNING queries can be cancelled.", q.id, q.status),
+            ));
+        }
+        if let Ok(mut running) = self.running.lock() {
+            if let Some(h) = running.remove(&q.id) {
+                h.abort();
+            }
+        }
+        q.status = "CANCELLED".into();
+        self.save_query(&q)?;
+        Ok(CancelQueryResponse { query_id: Some(q.id), query_status: Some(q.status), event_data_store_owner_account_id: None })
+    }
+}
