@@ -1,0 +1,370 @@
+//! `cairn serve`: one HTTP listener for every protocol.
+//!
+//! Request path: read the body → pick the protocol from the request's shape
+//! → verify SigV4 → decode → run the operation → encode the response or the
+//! error in that protocol's shape.
+
+use anyhow::Context;
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderValue, Request, Response, StatusCode};
+use lake::{ApiError, Caller, ErrorCode, Lake, Quotas};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use wire::{Protocol, WireResponse};
+
+/// Arguments of `cairn serve`.
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    /// Where Cairn keeps its metadata, events and query results.
+    #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./cairn-data")]
+    data_dir: PathBuf,
+    /// Address to listen on (port 0 picks a free port; the address is printed).
+    #[arg(long, env = "CAIRN_LISTEN", default_value = "127.0.0.1:7821")]
+    listen: SocketAddr,
+    /// The AWS region this instance serves (ARNs, SigV4 credential scope).
+    #[arg(long, env = "CAIRN_REGION", default_value = "us-east-1")]
+    region: String,
+    /// How far a request's signing time may be from the server's clock, in
+    /// seconds (AWS: 300).
+    #[arg(long, env = "CAIRN_MAX_CLOCK_SKEW", default_value_t = 300)]
+    max_clock_skew: u64,
+    /// Event data stores per account (AWS quota: 10).
+    #[arg(long, env = "CAIRN_MAX_EVENT_DATA_STORES", default_value_t = 10)]
+    max_event_data_stores: usize,
+    /// Channels per account (AWS quota: 25).
+    #[arg(long, env = "CAIRN_MAX_CHANNELS", default_value_t = 25)]
+    max_channels: usize,
+    /// Queued plus running queries per account (AWS quota: 10).
+    #[arg(long, env = "CAIRN_MAX_CONCURRENT_QUERIES", default_value_t = 10)]
+    max_concurrent_queries: usize,
+    /// Seconds after which a running query is stopped as TIMED_OUT (AWS: 3600).
+    #[arg(long, env = "CAIRN_QUERY_TIMEOUT", default_value_t = 3600)]
+    query_timeout: u64,
+}
+
+/// PutAuditEvents accepts "up to 100 events (or up to 1 MB)" per request.
+const MAX_PUT_BODY: usize = 1024 * 1024;
+/// Nothing Cairn accepts is larger; bigger bodies are refused unread.
+const MAX_BODY: usize = 8 * 1024 * 1024;
+
+struct App {
+    lake: Arc<Lake>,
+    max_skew: Duration,
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(args))
+}
+
+fn write_root_credentials(dir: &Path, account: &lake::NewAccount) -> anyhow::Result<PathBuf> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("root-credentials");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    write!(
+        f,
+        "[default]\naws_access_key_id = {}\naws_secret_access_key = {}\naws_account_id = {}\n",
+        account.access_key_id, account.secret_access_key, account.account_id
+    )?;
+    f.sync_all()?;
+    Ok(path)
+}
+
+async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let meta = store::SqliteMetadata::open(&args.data_dir.join("metadata.db")).context("opening the metadata database")?;
+    let (log, stats) = store::IngestLog::open(&args.data_dir.join("events")).context("opening the ingest log")?;
+    tracing::info!(records = stats.records, segments = stats.segments, truncated_bytes = stats.truncated_bytes, "ingest log opened");
+    let quotas = Quotas {
+        event_data_stores: args.max_event_data_stores,
+        channels: args.max_channels,
+        concurrent_queries: args.max_concurrent_queries,
+        query_timeout: Duration::from_secs(args.query_timeout),
+        ..Quotas::default()
+    };
+    let lake = Lake::new(Arc::new(meta), log, &args.region, quotas, args.data_dir.join("query-results"), None)
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let lake = Arc::new(lake);
+    if let Some(account) = lake.ensure_default_account().map_err(|e| anyhow::anyhow!(e.message))? {
+        let path = write_root_credentials(&args.data_dir, &account)?;
+        println!("Created the default account {} with its root access key (shown once; also in {}):", account.account_id, path.display());
+        println!("  AccessKeyId:     {}", account.access_key_id);
+        println!("  SecretAccessKey: {}", account.secret_access_key);
+    }
+    let app = Arc::new(App { lake, max_skew: Duration::from_secs(args.max_clock_skew) });
+    let router = axum::Router::new().fallback(handle).with_state(app);
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!("Cairn {} listening on http://{addr} (region {}, data in {})", env!("CARGO_PKG_VERSION"), args.region, args.data_dir.display());
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
+
+/// Which API a request is for, decided from its shape.
+enum Route {
+    PutAuditEvents,
+    CloudTrail(String),
+    Query,
+    Unknown,
+}
+
+fn route(method: &str, path: &str, headers: &axum::http::HeaderMap) -> Route {
+    if let Some(target) = headers.get("x-amz-target").and_then(|v| v.to_str().ok()) {
+        return match wire::cloudtrail_operation(target) {
+            Some(op) => Route::CloudTrail(op.to_string()),
+            None => Route::Unknown,
+        };
+    }
+    if method == "POST" && path == "/PutAuditEvents" {
+        return Route::PutAuditEvents;
+    }
+    let form = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if method == "POST" && path == "/" && form {
+        return Route::Query;
+    }
+    Route::Unknown
+}
+
+async fn handle(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request<Body>) -> Response<Body> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_string();
+    let path = parts.uri.path().to_string();
+    let query = parts.uri.query().unwrap_or_default().to_string();
+    let route = route(&method, &path, &parts.headers);
+    let protocol = match route {
+        Route::PutAuditEvents => Protocol::RestJson1,
+        Route::Query => Protocol::AwsQuery,
+        _ => Protocol::AwsJson11,
+    };
+    let started = std::time::Instant::now();
+    let result = match to_bytes(body, MAX_BODY).await {
+        Err(_) => Err(ApiError::new(
+            ErrorCode::Validation,
+            format!("The request body is larger than {MAX_BODY} bytes; Cairn refuses it unread."),
+        )),
+        Ok(bytes) => {
+            let headers: Vec<(&str, &str)> =
+                parts.headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))).collect();
+            let signed = sigv4::Request { method: &method, path: &path, query: &query, headers: &headers, body: &bytes };
+            match authenticate(&app, &signed, &route, peer) {
+                Err(e) => Err(e),
+                Ok(caller) => dispatch(&app, &caller, &route, &query, &bytes).await,
+            }
+        }
+    };
+    let (response, code) = match result {
+        Ok(r) => (r, None),
+        Err(e) => {
+            if e.code.status() >= 500 {
+                tracing::error!(request_id, error = %e.message, "request failed");
+            }
+            (wire::error_response(protocol, &e), Some(e.code.as_str()))
+        }
+    };
+    tracing::info!(
+        request_id,
+        %peer,
+        operation = %operation_name(&route),
+        status = response.status,
+        error = code.unwrap_or(""),
+        ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    into_http(response, &request_id)
+}
+
+fn operation_name(route: &Route) -> String {
+    match route {
+        Route::PutAuditEvents => "PutAuditEvents".into(),
+        Route::CloudTrail(op) => op.clone(),
+        Route::Query => "awsQuery".into(),
+        Route::Unknown => "unknown".into(),
+    }
+}
+
+fn into_http(r: WireResponse, request_id: &str) -> Response<Body> {
+    let mut response = Response::new(Body::from(r.body));
+    *response.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (k, v) in r.headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            headers.insert(k, v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert("x-amzn-requestid", v);
+    }
+    response
+}
+
+fn auth_error(route: &Route, e: &sigv4::Error) -> ApiError {
+    use sigv4::Error as E;
+    let query = matches!(route, Route::Query);
+    let code = match e {
+        E::MissingAuthentication if query => ErrorCode::QueryMissingAuthenticationToken,
+        E::MissingAuthentication => ErrorCode::MissingAuthenticationToken,
+        E::Incomplete(_) if query => ErrorCode::QueryIncompleteSignature,
+        E::Incomplete(_) => ErrorCode::IncompleteSignature,
+        _ if query => ErrorCode::QuerySignatureDoesNotMatch,
+        _ => ErrorCode::InvalidSignature,
+    };
+    ApiError::new(code, e.to_string())
+}
+
+fn authenticate(app: &App, req: &sigv4::Request<'_>, route: &Route, peer: SocketAddr) -> Result<Caller, ApiError> {
+    let presented = sigv4::parse(req).map_err(|e| auth_error(route, &e))?;
+    let service = match route {
+        Route::PutAuditEvents => "cloudtrail-data",
+        Route::CloudTrail(_) | Route::Unknown => "cloudtrail",
+        Route::Query => presented.service.as_str(),
+    };
+    let lookup = app.lake.caller_for_key(&presented.access_key_id)?;
+    let Some((mut caller, secret)) = lookup else {
+        let code = if matches!(route, Route::Query) { ErrorCode::QueryInvalidClientTokenId } else { ErrorCode::UnrecognizedClient };
+        return Err(ApiError::new(code, "The security token included in the request is invalid."));
+    };
+    presented.check_scope(app.lake.region(), service).map_err(|e| auth_error(route, &e))?;
+    sigv4::verify(req, &presented, &secret, time::OffsetDateTime::now_utc(), app.max_skew).map_err(|e| {
+        if let sigv4::Error::Mismatch { canonical_request, .. } = &e {
+            tracing::debug!(%canonical_request, "signature mismatch");
+        }
+        auth_error(route, &e)
+    })?;
+    caller.source_ip = Some(peer.ip().to_string());
+    Ok(caller)
+}
+
+/// The query-string parameters of PutAuditEvents. `+` is a literal plus:
+/// SigV4 clients encode spaces as %20.
+fn query_params(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().to_string();
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+async fn dispatch(app: &App, caller: &Caller, route: &Route, query: &str, body: &[u8]) -> Result<WireResponse, ApiError> {
+    match route {
+        Route::PutAuditEvents => put_audit_events(app, caller, query, body).await,
+        Route::CloudTrail(op) => cloudtrail(app, caller, op, body).await,
+        Route::Query => Err(ApiError::new(
+            ErrorCode::QueryInvalidAction,
+            "Cairn does not serve the IAM and STS APIs yet: only CloudTrail (awsJson) and CloudTrail Data are available.",
+        )),
+        Route::Unknown => Err(ApiError::new(
+            ErrorCode::UnknownOperation,
+            "Cairn did not recognise this request: CloudTrail calls are POST / with X-Amz-Target CloudTrail_20131101.<Operation>, CloudTrail Data calls are POST /PutAuditEvents?channelArn=….",
+        )),
+    }
+}
+
+async fn put_audit_events(app: &App, caller: &Caller, query: &str, body: &[u8]) -> Result<WireResponse, ApiError> {
+    if body.len() > MAX_PUT_BODY {
+        return Err(ApiError::new(
+            ErrorCode::Validation,
+            format!("The request body is {} bytes; PutAuditEvents takes up to 1 MB ({MAX_PUT_BODY} bytes). Send fewer or smaller events per request.", body.len()),
+        ));
+    }
+    let params = query_params(query);
+    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let input = wire::decode_json::<wire::cloudtrail_data::PutAuditEventsRequest, _>(body, ErrorCode::Validation, |r, v| {
+        let mut r = r.clone();
+        r.channel_arn = param("channelArn");
+        r.external_id = param("externalId");
+        r.validate_into(v, "");
+    })?;
+    let channel_arn = param("channelArn").unwrap_or_default();
+    let external_id = param("externalId");
+    let outcome = app
+        .lake
+        .put_audit_events(caller, &channel_arn, external_id.as_deref(), input.audit_events.unwrap_or_default())
+        .await?;
+    Ok(wire::json_response(Protocol::RestJson1, &outcome.response))
+}
+
+macro_rules! operations {
+    ($app:expr, $caller:expr, $op:expr, $body:expr, { $( $name:literal => $input:ident, $method:ident; )* }) => {
+        match $op {
+            $( $name => {
+                let input = wire::decode_json::<wire::cloudtrail::$input, _>($body, ErrorCode::InvalidParameter, |r, v| r.validate_into(v, ""))?;
+                let output = $app.lake.$method($caller, input).await?;
+                Ok(wire::json_response(Protocol::AwsJson11, &output))
+            } )*
+            other => Err(ApiError::new(
+                ErrorCode::UnknownOperation,
+                format!("Cairn does not implement the CloudTrail operation {other}: it serves the CloudTrail Lake event data store, channel, resource policy and query operations."),
+            )),
+        }
+    };
+}
+
+async fn cloudtrail(app: &App, caller: &Caller, op: &str, body: &[u8]) -> Result<WireResponse, ApiError> {
+    operations!(app, caller, op, body, {
+        "CreateEventDataStore" => CreateEventDataStoreRequest, create_event_data_store;
+        "GetEventDataStore" => GetEventDataStoreRequest, get_event_data_store;
+        "ListEventDataStores" => ListEventDataStoresRequest, list_event_data_stores;
+        "UpdateEventDataStore" => UpdateEventDataStoreRequest, update_event_data_store;
+        "DeleteEventDataStore" => DeleteEventDataStoreRequest, delete_event_data_store;
+        "RestoreEventDataStore" => RestoreEventDataStoreRequest, restore_event_data_store;
+        "CreateChannel" => CreateChannelRequest, create_channel;
+        "GetChannel" => GetChannelRequest, get_channel;
+        "ListChannels" => ListChannelsRequest, list_channels;
+        "UpdateChannel" => UpdateChannelRequest, update_channel;
+        "DeleteChannel" => DeleteChannelRequest, delete_channel;
+        "PutResourcePolicy" => PutResourcePolicyRequest, put_resource_policy;
+        "GetResourcePolicy" => GetResourcePolicyRequest, get_resource_policy;
+        "DeleteResourcePolicy" => DeleteResourcePolicyRequest, delete_resource_policy;
+        "StartQuery" => StartQueryRequest, start_query;
+        "DescribeQuery" => DescribeQueryRequest, describe_query;
+        "GetQueryResults" => GetQueryResultsRequest, get_query_results;
+        "ListQueries" => ListQueriesRequest, list_queries;
+        "CancelQuery" => CancelQueryRequest, cancel_query;
+    })
+}
