@@ -108,5 +108,5 @@ def pytest_runtest_makereport(item, call):
         servers.append(srv)
     servers += getattr(item, "_cairn_servers", [])
     for srv in servers:
-        lines = srv.log_text().splitlines()[-60:]
+        lines = srv.log_text().splitlines()[-25:]
         rep.sections.append((f"cairn serve log (last {len(lines)} lines of {srv.log_path})", "\n".join(lines)))

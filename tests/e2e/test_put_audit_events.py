@@ -29,9 +29,11 @@ ED1 = ('{"version":"1.0","userIdentity":{"type":"CustomUser","principalId":"alic
 
 
 def test_event_builder_matches_cases_ed1():
-    """Guard for the suite itself: our builder produces CASES' ED1 byte for byte, with its published checksum."""
+    """Guard for the suite itself: our builder produces CASES' ED1 byte for byte, with its published checksum.
+
+    (CASES says ED1 is 214 bytes; it is 218. The published checksum is right, and is what we check.)
+    """
     assert event_data("evt-0001", "111122223333") == ED1
-    assert len(ED1.encode()) == 214
     assert checksum(ED1) == "w15dAmksxpp+sUmxwYv/b0ML6glua1qex32UPN9OmvA="
 
 
