@@ -20,6 +20,7 @@ from cairn_e2e import (
     create_integration_eds,
     expect_error,
     raw_cloudtrail,
+    run_aws,
 )
 
 EDS_ARN_RE = re.compile(r"^arn:aws:cloudtrail:us-east-1:(\d{12}):eventdatastore/([0-9a-f-]{36})$")
@@ -51,6 +52,16 @@ def test_root_credentials_file(server, root):
     assert root.access_key_id in server.log_text(), "first start must print the root access key"
     # ... and they work, as the shared-credentials file the AWS tools read.
     server.ct(root).list_channels()
+
+
+def test_root_credentials_work_with_the_aws_cli(server, root):
+    """README: `AWS_SHARED_CREDENTIALS_FILE=DIR/root-credentials aws --endpoint-url … cloudtrail list-channels` just works."""
+    r = run_aws(server.endpoint, ["cloudtrail", "list-channels"], credentials_file=server.data_dir / "root-credentials")
+    assert r.rc == 0, r.display
+    assert "Channels" in r.out
+    r = run_aws(server.endpoint, ["cloudtrail", "list-event-data-stores"],
+                credentials_file=server.data_dir / "root-credentials")
+    assert r.rc == 0 and "EventDataStores" in r.out, r.display
 
 
 def test_later_start_reuses_default_account(private_server):
