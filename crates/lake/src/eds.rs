@@ -335,6 +335,20 @@ impl Lake {
     ) -> Result<UpdateEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
         let mut s = self.find_active_store(caller, input.event_data_store.as_deref().unwrap_or_default())?;
+        let nothing = input.name.is_none()
+            && input.advanced_event_selectors.is_none()
+            && input.multi_region_enabled.is_none()
+            && input.organization_enabled.is_none()
+            && input.retention_period.is_none()
+            && input.termination_protection_enabled.is_none()
+            && input.kms_key_id.is_none()
+            && input.billing_mode.is_none();
+        if nothing {
+            return Err(invalid(
+                ErrorCode::InvalidParameter,
+                "UpdateEventDataStore needs at least one of Name, AdvancedEventSelectors, MultiRegionEnabled, OrganizationEnabled, RetentionPeriod, TerminationProtectionEnabled, KmsKeyId or BillingMode.",
+            ));
+        }
         unsupported_options(input.organization_enabled, input.kms_key_id.as_ref())?;
         if let Some(selectors) = input.advanced_event_selectors {
             validate_selectors(&selectors)?;
