@@ -27,7 +27,8 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
     let mut events = Vec::new();
     let mut skipped = 0usize;
     for file in &args.files {
-        let records = trail_convert::read_records(file).with_context(|| format!("reading {}", file.display()))?;
+        let records = trail_convert::read_records(file)
+            .with_context(|| format!("reading {}", file.display()))?;
         for record in &records {
             match trail_convert::to_audit_event(record, &args.recipient_account_id) {
                 Ok(e) => events.push(e),
@@ -38,12 +39,14 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<()> {
             }
         }
     }
-    std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("creating {}", args.out_dir.display()))?;
     let total = events.len();
     let batches = trail_convert::batches(events, usize::from(args.batch_size), MAX_BATCH_BYTES);
     for (i, batch) in batches.iter().enumerate() {
         let path = args.out_dir.join(format!("batch-{:04}.json", i + 1));
-        std::fs::write(&path, serde_json::to_vec(batch)?).with_context(|| format!("writing {}", path.display()))?;
+        std::fs::write(&path, serde_json::to_vec(batch)?)
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     eprintln!(
         "converted {total} records into {} batch files in {} ({skipped} skipped). Send each with:\n  aws cloudtrail-data put-audit-events --channel-arn <CHANNEL_ARN> --audit-events file://{}/batch-0001.json",

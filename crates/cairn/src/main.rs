@@ -8,7 +8,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "cairn", version, about = "A self-hosted audit-event lake that speaks the AWS CloudTrail Lake APIs")]
+#[command(
+    name = "cairn",
+    version,
+    about = "A self-hosted audit-event lake that speaks the AWS CloudTrail Lake APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -45,7 +49,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => server::serve(args),
-        Command::Accounts { command: AccountsCommand::Create { data_dir, name } } => create_account(&data_dir, &name),
+        Command::Accounts {
+            command: AccountsCommand::Create { data_dir, name },
+        } => create_account(&data_dir, &name),
         Command::Convert(args) => convert::run(args),
     };
     match result {
@@ -66,8 +72,10 @@ fn create_account(data_dir: &std::path::Path, name: &str) -> anyhow::Result<()> 
             data_dir.display()
         );
     }
-    let meta = store::SqliteMetadata::open(&db).with_context(|| format!("opening {}", db.display()))?;
-    let account = lake::create_account(&meta, name, &time::OffsetDateTime::now_utc()).map_err(|e| anyhow::anyhow!(e.message))?;
+    let meta =
+        store::SqliteMetadata::open(&db).with_context(|| format!("opening {}", db.display()))?;
+    let account = lake::create_account(&meta, name, &time::OffsetDateTime::now_utc())
+        .map_err(|e| anyhow::anyhow!(e.message))?;
     println!("{}", serde_json::to_string_pretty(&account)?);
     Ok(())
 }

@@ -58,11 +58,14 @@ struct App {
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("CAIRN_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(args))
 }
 
@@ -87,10 +90,18 @@ fn write_root_credentials(dir: &Path, account: &lake::NewAccount) -> anyhow::Res
 }
 
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let meta = store::SqliteMetadata::open(&args.data_dir.join("metadata.db")).context("opening the metadata database")?;
-    let (log, stats) = store::IngestLog::open(&args.data_dir.join("events")).context("opening the ingest log")?;
-    tracing::info!(records = stats.records, segments = stats.segments, truncated_bytes = stats.truncated_bytes, "ingest log opened");
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let meta = store::SqliteMetadata::open(&args.data_dir.join("metadata.db"))
+        .context("opening the metadata database")?;
+    let (log, stats) =
+        store::IngestLog::open(&args.data_dir.join("events")).context("opening the ingest log")?;
+    tracing::info!(
+        records = stats.records,
+        segments = stats.segments,
+        truncated_bytes = stats.truncated_bytes,
+        "ingest log opened"
+    );
     let quotas = Quotas {
         event_data_stores: args.max_event_data_stores,
         channels: args.max_channels,
@@ -98,25 +109,52 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         query_timeout: Duration::from_secs(args.query_timeout),
         ..Quotas::default()
     };
-    let lake = Lake::new(Arc::new(meta), log, &args.region, quotas, args.data_dir.join("query-results"), None)
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+    let lake = Lake::new(
+        Arc::new(meta),
+        log,
+        &args.region,
+        quotas,
+        args.data_dir.join("query-results"),
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!(e.message))?;
     let lake = Arc::new(lake);
-    if let Some(account) = lake.ensure_default_account().map_err(|e| anyhow::anyhow!(e.message))? {
+    if let Some(account) = lake
+        .ensure_default_account()
+        .map_err(|e| anyhow::anyhow!(e.message))?
+    {
         let path = write_root_credentials(&args.data_dir, &account)?;
-        println!("Created the default account {} with its root access key (shown once; also in {}):", account.account_id, path.display());
+        println!(
+            "Created the default account {} with its root access key (shown once; also in {}):",
+            account.account_id,
+            path.display()
+        );
         println!("  AccessKeyId:     {}", account.access_key_id);
         println!("  SecretAccessKey: {}", account.secret_access_key);
     }
-    let app = Arc::new(App { lake, max_skew: Duration::from_secs(args.max_clock_skew) });
+    let app = Arc::new(App {
+        lake,
+        max_skew: Duration::from_secs(args.max_clock_skew),
+    });
     let router = axum::Router::new().fallback(handle).with_state(app);
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listening on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    println!("Cairn {} listening on http://{addr} (region {}, data in {})", env!("CARGO_PKG_VERSION"), args.region, args.data_dir.display());
+    println!(
+        "Cairn {} listening on http://{addr} (region {}, data in {})",
+        env!("CARGO_PKG_VERSION"),
+        args.region,
+        args.data_dir.display()
+    );
     use std::io::Write;
     std::io::stdout().flush()?;
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await?;
     Ok(())
 }
 
@@ -166,7 +204,11 @@ fn route(method: &str, path: &str, headers: &axum::http::HeaderMap) -> Route {
     Route::Unknown
 }
 
-async fn handle(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request<Body>) -> Response<Body> {
+async fn handle(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let (parts, body) = req.into_parts();
     let method = parts.method.as_str().to_string();
@@ -185,9 +227,18 @@ async fn handle(State(app): State<Arc<App>>, ConnectInfo(peer): ConnectInfo<Sock
             format!("The request body is larger than {MAX_BODY} bytes; Cairn refuses it unread."),
         )),
         Ok(bytes) => {
-            let headers: Vec<(&str, &str)> =
-                parts.headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))).collect();
-            let signed = sigv4::Request { method: &method, path: &path, query: &query, headers: &headers, body: &bytes };
+            let headers: Vec<(&str, &str)> = parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+                .collect();
+            let signed = sigv4::Request {
+                method: &method,
+                path: &path,
+                query: &query,
+                headers: &headers,
+                body: &bytes,
+            };
             match authenticate(&app, &signed, &route, peer) {
                 Err(e) => Err(e),
                 Ok(caller) => dispatch(&app, &caller, &route, &query, &bytes).await,
@@ -226,7 +277,8 @@ fn operation_name(route: &Route) -> String {
 
 fn into_http(r: WireResponse, request_id: &str) -> Response<Body> {
     let mut response = Response::new(Body::from(r.body));
-    *response.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    *response.status_mut() =
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     for (k, v) in r.headers {
         if let Ok(v) = HeaderValue::from_str(&v) {
@@ -253,7 +305,12 @@ fn auth_error(route: &Route, e: &sigv4::Error) -> ApiError {
     ApiError::new(code, e.to_string())
 }
 
-fn authenticate(app: &App, req: &sigv4::Request<'_>, route: &Route, peer: SocketAddr) -> Result<Caller, ApiError> {
+fn authenticate(
+    app: &App,
+    req: &sigv4::Request<'_>,
+    route: &Route,
+    peer: SocketAddr,
+) -> Result<Caller, ApiError> {
     let presented = sigv4::parse(req).map_err(|e| auth_error(route, &e))?;
     let service = match route {
         Route::PutAuditEvents => "cloudtrail-data",
@@ -262,12 +319,31 @@ fn authenticate(app: &App, req: &sigv4::Request<'_>, route: &Route, peer: Socket
     };
     let lookup = app.lake.caller_for_key(&presented.access_key_id)?;
     let Some((mut caller, secret)) = lookup else {
-        let code = if matches!(route, Route::Query) { ErrorCode::QueryInvalidClientTokenId } else { ErrorCode::UnrecognizedClient };
-        return Err(ApiError::new(code, "The security token included in the request is invalid."));
+        let code = if matches!(route, Route::Query) {
+            ErrorCode::QueryInvalidClientTokenId
+        } else {
+            ErrorCode::UnrecognizedClient
+        };
+        return Err(ApiError::new(
+            code,
+            "The security token included in the request is invalid.",
+        ));
     };
-    presented.check_scope(app.lake.region(), service).map_err(|e| auth_error(route, &e))?;
-    sigv4::verify(req, &presented, &secret, time::OffsetDateTime::now_utc(), app.max_skew).map_err(|e| {
-        if let sigv4::Error::Mismatch { canonical_request, .. } = &e {
+    presented
+        .check_scope(app.lake.region(), service)
+        .map_err(|e| auth_error(route, &e))?;
+    sigv4::verify(
+        req,
+        &presented,
+        &secret,
+        time::OffsetDateTime::now_utc(),
+        app.max_skew,
+    )
+    .map_err(|e| {
+        if let sigv4::Error::Mismatch {
+            canonical_request, ..
+        } = &e
+        {
             tracing::debug!(%canonical_request, "signature mismatch");
         }
         auth_error(route, &e)
@@ -284,13 +360,23 @@ fn query_params(query: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().to_string();
+            let decode = |s: &str| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .to_string()
+            };
             (decode(k), decode(v))
         })
         .collect()
 }
 
-async fn dispatch(app: &App, caller: &Caller, route: &Route, query: &str, body: &[u8]) -> Result<WireResponse, ApiError> {
+async fn dispatch(
+    app: &App,
+    caller: &Caller,
+    route: &Route,
+    query: &str,
+    body: &[u8],
+) -> Result<WireResponse, ApiError> {
     match route {
         Route::PutAuditEvents => put_audit_events(app, caller, query, body).await,
         Route::CloudTrail(op) => cloudtrail(app, caller, op, body).await,
@@ -305,7 +391,12 @@ async fn dispatch(app: &App, caller: &Caller, route: &Route, query: &str, body: 
     }
 }
 
-async fn put_audit_events(app: &App, caller: &Caller, query: &str, body: &[u8]) -> Result<WireResponse, ApiError> {
+async fn put_audit_events(
+    app: &App,
+    caller: &Caller,
+    query: &str,
+    body: &[u8],
+) -> Result<WireResponse, ApiError> {
     if body.len() > MAX_PUT_BODY {
         return Err(ApiError::new(
             ErrorCode::Validation,
@@ -313,22 +404,36 @@ async fn put_audit_events(app: &App, caller: &Caller, query: &str, body: &[u8]) 
         ));
     }
     let params = query_params(query);
-    let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let input = wire::decode_json::<wire::cloudtrail_data::PutAuditEventsRequest, _>(body, ErrorCode::Validation, |r, v| {
-        let mut r = r.clone();
-        // The model's channelArn pattern (^arn:.*$) would refuse the bare
-        // channel id that the API reference allows ("the ARN or ID (the ARN
-        // suffix)"): its form is checked by the operation instead, which
-        // answers InvalidChannelARN.
-        r.channel_arn = param("channelArn").map(|_| "arn:".to_string());
-        r.external_id = param("externalId");
-        r.validate_into(v, "");
-    })?;
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let input = wire::decode_json::<wire::cloudtrail_data::PutAuditEventsRequest, _>(
+        body,
+        ErrorCode::Validation,
+        |r, v| {
+            let mut r = r.clone();
+            // The model's channelArn pattern (^arn:.*$) would refuse the bare
+            // channel id that the API reference allows ("the ARN or ID (the ARN
+            // suffix)"): its form is checked by the operation instead, which
+            // answers InvalidChannelARN.
+            r.channel_arn = param("channelArn").map(|_| "arn:".to_string());
+            r.external_id = param("externalId");
+            r.validate_into(v, "");
+        },
+    )?;
     let channel_arn = param("channelArn").unwrap_or_default();
     let external_id = param("externalId");
     let outcome = app
         .lake
-        .put_audit_events(caller, &channel_arn, external_id.as_deref(), input.audit_events.unwrap_or_default())
+        .put_audit_events(
+            caller,
+            &channel_arn,
+            external_id.as_deref(),
+            input.audit_events.unwrap_or_default(),
+        )
         .await?;
     Ok(wire::json_response(Protocol::RestJson1, &outcome.response))
 }
@@ -349,7 +454,12 @@ macro_rules! operations {
     };
 }
 
-async fn cloudtrail(app: &App, caller: &Caller, op: &str, body: &[u8]) -> Result<WireResponse, ApiError> {
+async fn cloudtrail(
+    app: &App,
+    caller: &Caller,
+    op: &str,
+    body: &[u8],
+) -> Result<WireResponse, ApiError> {
     operations!(app, caller, op, body, {
         "CreateEventDataStore" => CreateEventDataStoreRequest, create_event_data_store;
         "GetEventDataStore" => GetEventDataStoreRequest, get_event_data_store;

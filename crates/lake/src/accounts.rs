@@ -56,16 +56,25 @@ impl Lake {
     }
 
     /// The caller behind an access key, with its secret, if the key is known and active.
-    pub fn caller_for_key(&self, access_key_id: &str) -> Result<Option<(Caller, String)>, ApiError> {
+    pub fn caller_for_key(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<(Caller, String)>, ApiError> {
         let Some(key) = self.meta.access_key(access_key_id).map_err(storage)? else {
             return Ok(None);
         };
         if key.status != "Active" {
             return Ok(None);
         }
-        let principal = Principal::from_arn(&key.principal_arn).unwrap_or_else(|| Principal::root(&key.account_id));
+        let principal = Principal::from_arn(&key.principal_arn)
+            .unwrap_or_else(|| Principal::root(&key.account_id));
         Ok(Some((
-            Caller { account_id: key.account_id, principal, access_key_id: key.access_key_id, source_ip: None },
+            Caller {
+                account_id: key.account_id,
+                principal,
+                access_key_id: key.access_key_id,
+                source_ip: None,
+            },
             key.secret_access_key,
         )))
     }
@@ -78,25 +87,39 @@ pub fn create_account(
     name: &str,
     now: &time::OffsetDateTime,
 ) -> Result<NewAccount, ApiError> {
-    let valid = (1..=64).contains(&name.len()) && name.bytes().all(|c| c.is_ascii_alphanumeric() || b"+=,.@_-".contains(&c));
+    let valid = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"+=,.@_-".contains(&c));
     if !valid {
         return Err(ApiError::new(
             ErrorCode::Validation,
             format!("Account name '{name}' is not valid: use 1 to 64 letters, digits or +=,.@_- characters."),
         ));
     }
-    if meta.accounts().map_err(storage)?.iter().any(|a| a.name == name) {
+    if meta
+        .accounts()
+        .map_err(storage)?
+        .iter()
+        .any(|a| a.name == name)
+    {
         return Err(ApiError::new(
             ErrorCode::Validation,
             format!("An account named '{name}' already exists: choose another name."),
         ));
     }
-    let created_at = now.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let created_at = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     // Retry on the (unlikely) collision of a random id or key.
     for _ in 0..8 {
         let first = rand::rng().random_range(1..=9u8);
         let id = format!("{first}{}", random_from(b"0123456789", 11));
-        let account = Account { id: id.clone(), name: name.to_string(), created_at: created_at.clone() };
+        let account = Account {
+            id: id.clone(),
+            name: name.to_string(),
+            created_at: created_at.clone(),
+        };
         let key = AccessKey {
             access_key_id: format!("AKIA{}", random_from(KEY_ALPHABET, 16)),
             secret_access_key: random_from(SECRET_ALPHABET, 40),
@@ -114,7 +137,12 @@ pub fn create_account(
                 })
             }
             Err(store::Error::Conflict(_)) => {
-                if meta.accounts().map_err(storage)?.iter().any(|a| a.name == name) {
+                if meta
+                    .accounts()
+                    .map_err(storage)?
+                    .iter()
+                    .any(|a| a.name == name)
+                {
                     return Err(ApiError::new(
                         ErrorCode::Validation,
                         format!("An account named '{name}' already exists: choose another name."),

@@ -43,8 +43,21 @@ fn valid_id(s: &str) -> bool {
 /// Parses any CloudTrail resource ARN.
 pub(crate) fn parse(arn: &str) -> Option<ResourceArn> {
     let mut parts = arn.splitn(6, ':');
-    let (Some("arn"), Some(partition), Some("cloudtrail"), Some(region), Some(account), Some(resource)) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    let (
+        Some("arn"),
+        Some(partition),
+        Some("cloudtrail"),
+        Some(region),
+        Some(account),
+        Some(resource),
+    ) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    )
     else {
         return None;
     };
@@ -54,7 +67,12 @@ pub(crate) fn parse(arn: &str) -> Option<ResourceArn> {
         && account.len() == 12
         && account.bytes().all(|c| c.is_ascii_digit())
         && valid_id(id);
-    ok.then(|| ResourceArn { region: region.into(), account: account.into(), kind: kind.into(), id: id.into() })
+    ok.then(|| ResourceArn {
+        region: region.into(),
+        account: account.into(),
+        kind: kind.into(),
+        id: id.into(),
+    })
 }
 
 /// An "ARN or id" parameter for a resource of `kind` (`channel`, `eventdatastore`).
@@ -80,12 +98,25 @@ mod tests {
     #[test]
     fn channel_arns_and_ids() {
         let arn = "arn:aws:cloudtrail:us-east-1:111122223333:channel/EXAMPLE8-0558-4f7e-a06a-43969EXAMPLE";
-        assert!(matches!(named(arn, "channel"), Some(Named::Arn(a)) if a.account == "111122223333"));
+        assert!(
+            matches!(named(arn, "channel"), Some(Named::Arn(a)) if a.account == "111122223333")
+        );
         assert_eq!(named(arn, "eventdatastore"), None);
-        assert_eq!(named("arn:aws:cloudtrail:us-east-1:111122223333:channel", "channel"), None);
+        assert_eq!(
+            named(
+                "arn:aws:cloudtrail:us-east-1:111122223333:channel",
+                "channel"
+            ),
+            None
+        );
         assert_eq!(named("arn:aws:s3:::amzn-s3-demo-bucket", "channel"), None);
         assert_eq!(named("not-an-arn", "channel"), None);
-        assert_eq!(named("arn:aws:cloudtrail:us-east-1:1111:channel/x", "channel"), None);
-        assert!(matches!(named("8B4D5E0A-1C2D-4E5F-8A9B-0C1D2E3F4A5B", "channel"), Some(Named::Id(id)) if id.starts_with("8b4d")));
+        assert_eq!(
+            named("arn:aws:cloudtrail:us-east-1:1111:channel/x", "channel"),
+            None
+        );
+        assert!(
+            matches!(named("8B4D5E0A-1C2D-4E5F-8A9B-0C1D2E3F4A5B", "channel"), Some(Named::Id(id)) if id.starts_with("8b4d"))
+        );
     }
 }

@@ -50,20 +50,31 @@ fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {
 
 impl Lake {
     pub(crate) fn channels(&self, account: &str) -> Result<Vec<Channel>, ApiError> {
-        self.meta.list(KIND, account).map_err(storage)?.iter().map(|d| from_doc(d)).collect()
+        self.meta
+            .list(KIND, account)
+            .map_err(storage)?
+            .iter()
+            .map(|d| from_doc(d))
+            .collect()
     }
 
     pub(crate) fn save_channel(&self, c: &Channel, new: bool) -> Result<(), ApiError> {
         let doc = to_doc(c)?;
         let result = if new {
-            self.meta.insert(KIND, &c.account, &c.id, Some(&c.name), &doc)
+            self.meta
+                .insert(KIND, &c.account, &c.id, Some(&c.name), &doc)
         } else {
-            self.meta.replace(KIND, &c.account, &c.id, Some(&c.name), &doc).map(|_| ())
+            self.meta
+                .replace(KIND, &c.account, &c.id, Some(&c.name), &doc)
+                .map(|_| ())
         };
         result.map_err(|e| match e {
             store::Error::Conflict(_) => err(
                 ErrorCode::ChannelAlreadyExists,
-                format!("A channel named '{}' already exists in this account: choose another name.", c.name),
+                format!(
+                    "A channel named '{}' already exists in this account: choose another name.",
+                    c.name
+                ),
             ),
             other => storage(other),
         })
@@ -87,7 +98,10 @@ impl Lake {
         let not_found = || {
             err(
                 ErrorCode::ChannelNotFoundException,
-                format!("Channel {value} was not found in account {} in {}.", caller.account_id, self.region),
+                format!(
+                    "Channel {value} was not found in account {} in {}.",
+                    caller.account_id, self.region
+                ),
             )
         };
         if let Named::Arn(a) = &named {
@@ -95,12 +109,20 @@ impl Lake {
                 return Err(not_found());
             }
         }
-        let doc = self.meta.get(KIND, &caller.account_id, named.id()).map_err(storage)?.ok_or_else(not_found)?;
+        let doc = self
+            .meta
+            .get(KIND, &caller.account_id, named.id())
+            .map_err(storage)?
+            .ok_or_else(not_found)?;
         from_doc(&doc)
     }
 
     /// Checks destinations and returns them with locations as EDS ARNs.
-    fn resolve_destinations(&self, caller: &Caller, destinations: Vec<Destination>) -> Result<Vec<Destination>, ApiError> {
+    fn resolve_destinations(
+        &self,
+        caller: &Caller,
+        destinations: Vec<Destination>,
+    ) -> Result<Vec<Destination>, ApiError> {
         let mut out: Vec<Destination> = Vec::new();
         for d in destinations {
             let location = d.location.unwrap_or_default();
@@ -127,16 +149,26 @@ impl Lake {
                     ),
                 ));
             }
-            if out.iter().any(|o| o.location.as_deref() == Some(s.arn.as_str())) {
+            if out
+                .iter()
+                .any(|o| o.location.as_deref() == Some(s.arn.as_str()))
+            {
                 continue;
             }
-            out.push(Destination { r#type: Some("EVENT_DATA_STORE".into()), location: Some(s.arn) });
+            out.push(Destination {
+                r#type: Some("EVENT_DATA_STORE".into()),
+                location: Some(s.arn),
+            });
         }
         Ok(out)
     }
 
     /// CreateChannel.
-    pub async fn create_channel(&self, caller: &Caller, input: CreateChannelRequest) -> Result<CreateChannelResponse, ApiError> {
+    pub async fn create_channel(
+        &self,
+        caller: &Caller,
+        input: CreateChannelRequest,
+    ) -> Result<CreateChannelResponse, ApiError> {
         let _guard = self.control.lock().await;
         let source = input.source.unwrap_or_default();
         if source != "Custom" && !PARTNER_SOURCES.contains(&source.as_str()) {
@@ -147,14 +179,22 @@ impl Lake {
         }
         let tags = input.tags.unwrap_or_default();
         if tags.len() > 50 {
-            return Err(err(ErrorCode::TagsLimitExceeded, format!("A resource can have at most 50 tags; {} were given.", tags.len())));
+            return Err(err(
+                ErrorCode::TagsLimitExceeded,
+                format!(
+                    "A resource can have at most 50 tags; {} were given.",
+                    tags.len()
+                ),
+            ));
         }
         let name = input.name.unwrap_or_default();
         let existing = self.channels(&caller.account_id)?;
         if existing.iter().any(|c| c.name == name) {
             return Err(err(
                 ErrorCode::ChannelAlreadyExists,
-                format!("A channel named '{name}' already exists in this account: choose another name."),
+                format!(
+                    "A channel named '{name}' already exists in this account: choose another name."
+                ),
             ));
         }
         if source != "Custom" && existing.iter().any(|c| c.source == source) {
@@ -166,10 +206,15 @@ impl Lake {
         if existing.len() >= self.quotas.channels {
             return Err(err(
                 ErrorCode::ChannelMaxLimitExceeded,
-                format!("Account {} already has {} channels (the limit). Delete one first.", caller.account_id, existing.len()),
+                format!(
+                    "Account {} already has {} channels (the limit). Delete one first.",
+                    caller.account_id,
+                    existing.len()
+                ),
             ));
         }
-        let destinations = self.resolve_destinations(caller, input.destinations.unwrap_or_default())?;
+        let destinations =
+            self.resolve_destinations(caller, input.destinations.unwrap_or_default())?;
         let id = uuid::Uuid::new_v4().to_string();
         let c = Channel {
             arn: arn::format(&self.region, &caller.account_id, "channel", &id),
@@ -193,33 +238,54 @@ impl Lake {
     }
 
     /// GetChannel.
-    pub async fn get_channel(&self, caller: &Caller, input: GetChannelRequest) -> Result<GetChannelResponse, ApiError> {
+    pub async fn get_channel(
+        &self,
+        caller: &Caller,
+        input: GetChannelRequest,
+    ) -> Result<GetChannelResponse, ApiError> {
         let c = self.find_channel(caller, input.channel.as_deref().unwrap_or_default())?;
         Ok(GetChannelResponse {
             channel_arn: Some(c.arn),
             name: Some(c.name),
             source: Some(c.source),
-            source_config: Some(SourceConfig { apply_to_all_regions: Some(false), advanced_event_selectors: Some(Vec::new()) }),
+            source_config: Some(SourceConfig {
+                apply_to_all_regions: Some(false),
+                advanced_event_selectors: Some(Vec::new()),
+            }),
             destinations: Some(c.destinations),
             ingestion_status: Some(self.ingestion_status(&c.id)?),
         })
     }
 
     /// ListChannels.
-    pub async fn list_channels(&self, caller: &Caller, input: ListChannelsRequest) -> Result<ListChannelsResponse, ApiError> {
+    pub async fn list_channels(
+        &self,
+        caller: &Caller,
+        input: ListChannelsRequest,
+    ) -> Result<ListChannelsResponse, ApiError> {
         let size = paging::page_size(input.max_results, 1000, 1000)?;
         let start = paging::offset("channels", input.next_token.as_deref())?;
         let all: Vec<wire::cloudtrail::Channel> = self
             .channels(&caller.account_id)?
             .into_iter()
-            .map(|c| wire::cloudtrail::Channel { channel_arn: Some(c.arn), name: Some(c.name) })
+            .map(|c| wire::cloudtrail::Channel {
+                channel_arn: Some(c.arn),
+                name: Some(c.name),
+            })
             .collect();
         let (page, next) = paging::page("channels", &all, start, size);
-        Ok(ListChannelsResponse { channels: Some(page), next_token: next })
+        Ok(ListChannelsResponse {
+            channels: Some(page),
+            next_token: next,
+        })
     }
 
     /// UpdateChannel.
-    pub async fn update_channel(&self, caller: &Caller, input: UpdateChannelRequest) -> Result<UpdateChannelResponse, ApiError> {
+    pub async fn update_channel(
+        &self,
+        caller: &Caller,
+        input: UpdateChannelRequest,
+    ) -> Result<UpdateChannelResponse, ApiError> {
         let _guard = self.control.lock().await;
         let mut c = self.find_channel(caller, input.channel.as_deref().unwrap_or_default())?;
         if let Some(d) = input.destinations {
@@ -238,11 +304,19 @@ impl Lake {
     }
 
     /// DeleteChannel: ingestion through it stops at once.
-    pub async fn delete_channel(&self, caller: &Caller, input: DeleteChannelRequest) -> Result<DeleteChannelResponse, ApiError> {
+    pub async fn delete_channel(
+        &self,
+        caller: &Caller,
+        input: DeleteChannelRequest,
+    ) -> Result<DeleteChannelResponse, ApiError> {
         let _guard = self.control.lock().await;
         let c = self.find_channel(caller, input.channel.as_deref().unwrap_or_default())?;
-        self.meta.delete(KIND, &caller.account_id, &c.id).map_err(storage)?;
-        self.meta.delete(crate::ingest::STATUS_KIND, &caller.account_id, &c.id).map_err(storage)?;
+        self.meta
+            .delete(KIND, &caller.account_id, &c.id)
+            .map_err(storage)?;
+        self.meta
+            .delete(crate::ingest::STATUS_KIND, &caller.account_id, &c.id)
+            .map_err(storage)?;
         Ok(DeleteChannelResponse {})
     }
 
@@ -260,26 +334,38 @@ impl Lake {
             "eventdatastore" | "dashboard" => {
                 return Err(err(
                     ErrorCode::ResourceTypeNotSupported,
-                    format!("Cairn supports resource policies on channels only, not on {} resources.", a.kind),
+                    format!(
+                        "Cairn supports resource policies on channels only, not on {} resources.",
+                        a.kind
+                    ),
                 ))
             }
             _ => {
                 return Err(err(
                     ErrorCode::ResourceArnNotValid,
-                    format!("'{resource_arn}' is not a channel, event data store or dashboard ARN."),
+                    format!(
+                        "'{resource_arn}' is not a channel, event data store or dashboard ARN."
+                    ),
                 ))
             }
         }
         self.find_channel(caller, resource_arn).map_err(|_| {
             err(
                 ErrorCode::ResourceNotFound,
-                format!("Channel {resource_arn} was not found in account {} in {}.", caller.account_id, self.region),
+                format!(
+                    "Channel {resource_arn} was not found in account {} in {}.",
+                    caller.account_id, self.region
+                ),
             )
         })
     }
 
     /// PutResourcePolicy (channels).
-    pub async fn put_resource_policy(&self, caller: &Caller, input: PutResourcePolicyRequest) -> Result<PutResourcePolicyResponse, ApiError> {
+    pub async fn put_resource_policy(
+        &self,
+        caller: &Caller,
+        input: PutResourcePolicyRequest,
+    ) -> Result<PutResourcePolicyResponse, ApiError> {
         let _guard = self.control.lock().await;
         let resource_arn = input.resource_arn.unwrap_or_default();
         let mut c = self.policy_channel(caller, &resource_arn)?;
@@ -295,10 +381,17 @@ impl Lake {
     }
 
     /// GetResourcePolicy.
-    pub async fn get_resource_policy(&self, caller: &Caller, input: GetResourcePolicyRequest) -> Result<GetResourcePolicyResponse, ApiError> {
+    pub async fn get_resource_policy(
+        &self,
+        caller: &Caller,
+        input: GetResourcePolicyRequest,
+    ) -> Result<GetResourcePolicyResponse, ApiError> {
         let c = self.policy_channel(caller, input.resource_arn.as_deref().unwrap_or_default())?;
         let policy = c.resource_policy.ok_or_else(|| {
-            err(ErrorCode::ResourcePolicyNotFound, format!("Channel {} has no resource policy.", c.arn))
+            err(
+                ErrorCode::ResourcePolicyNotFound,
+                format!("Channel {} has no resource policy.", c.arn),
+            )
         })?;
         Ok(GetResourcePolicyResponse {
             resource_arn: Some(c.arn),
@@ -308,11 +401,19 @@ impl Lake {
     }
 
     /// DeleteResourcePolicy.
-    pub async fn delete_resource_policy(&self, caller: &Caller, input: DeleteResourcePolicyRequest) -> Result<DeleteResourcePolicyResponse, ApiError> {
+    pub async fn delete_resource_policy(
+        &self,
+        caller: &Caller,
+        input: DeleteResourcePolicyRequest,
+    ) -> Result<DeleteResourcePolicyResponse, ApiError> {
         let _guard = self.control.lock().await;
-        let mut c = self.policy_channel(caller, input.resource_arn.as_deref().unwrap_or_default())?;
+        let mut c =
+            self.policy_channel(caller, input.resource_arn.as_deref().unwrap_or_default())?;
         if c.resource_policy.take().is_none() {
-            return Err(err(ErrorCode::ResourcePolicyNotFound, format!("Channel {} has no resource policy.", c.arn)));
+            return Err(err(
+                ErrorCode::ResourcePolicyNotFound,
+                format!("Channel {} has no resource policy.", c.arn),
+            ));
         }
         self.save_channel(&c, false)?;
         Ok(DeleteResourcePolicyResponse {})
@@ -323,13 +424,23 @@ impl Lake {
 /// grammar): 1-20 statements, each with 1-50 principals, only the
 /// `cloudtrail-data:PutAuditEvents` action, and the channel's own ARN as the
 /// resource.
-pub(crate) fn validate_channel_policy(document: &str, channel_arn: &str) -> Result<Policy, ApiError> {
+pub(crate) fn validate_channel_policy(
+    document: &str,
+    channel_arn: &str,
+) -> Result<Policy, ApiError> {
     let bad = |m: String| err(ErrorCode::ResourcePolicyNotValid, m);
-    let policy = Policy::parse(document, PolicyType::Resource)
-        .map_err(|e| bad(format!("The resource policy is not valid: {}", e.detailed())))?;
+    let policy = Policy::parse(document, PolicyType::Resource).map_err(|e| {
+        bad(format!(
+            "The resource policy is not valid: {}",
+            e.detailed()
+        ))
+    })?;
     let statements = policy.statements();
     if statements.is_empty() || statements.len() > 20 {
-        return Err(bad(format!("A channel resource policy must have 1 to 20 statements; it has {}.", statements.len())));
+        return Err(bad(format!(
+            "A channel resource policy must have 1 to 20 statements; it has {}.",
+            statements.len()
+        )));
     }
     for s in statements {
         let at = match &s.sid {
@@ -337,19 +448,34 @@ pub(crate) fn validate_channel_policy(document: &str, channel_arn: &str) -> Resu
             None => format!("Statement {}", s.index),
         };
         let Some(principals) = &s.principal else {
-            return Err(bad(format!("{at} has no Principal: name the accounts or principals that may send events.")));
+            return Err(bad(format!(
+                "{at} has no Principal: name the accounts or principals that may send events."
+            )));
         };
         if principals.negated {
-            return Err(bad(format!("{at} uses NotPrincipal, which channel policies do not support: use Principal.")));
+            return Err(bad(format!(
+                "{at} uses NotPrincipal, which channel policies do not support: use Principal."
+            )));
         }
         let n = principals.entries.len();
         if n == 0 || n > 50 {
-            return Err(bad(format!("{at} must name 1 to 50 principals; it names {n}.")));
+            return Err(bad(format!(
+                "{at} must name 1 to 50 principals; it names {n}."
+            )));
         }
-        if principals.entries.iter().any(|p| !matches!(p, PrincipalEntry::Aws(_) | PrincipalEntry::Everyone)) {
+        if principals
+            .entries
+            .iter()
+            .any(|p| !matches!(p, PrincipalEntry::Aws(_) | PrincipalEntry::Everyone))
+        {
             return Err(bad(format!("{at} names a non-AWS principal; channel policies take AWS account or IAM principals only.")));
         }
-        if s.action.negated || s.action.patterns.iter().any(|a| !a.eq_ignore_ascii_case(PUT_AUDIT_EVENTS)) {
+        if s.action.negated
+            || s.action
+                .patterns
+                .iter()
+                .any(|a| !a.eq_ignore_ascii_case(PUT_AUDIT_EVENTS))
+        {
             return Err(bad(format!(
                 "{at} has action(s) {}: a channel policy may only name {PUT_AUDIT_EVENTS}.",
                 s.action.patterns.join(", ")
@@ -371,7 +497,8 @@ pub(crate) fn validate_channel_policy(document: &str, channel_arn: &str) -> Resu
 mod tests {
     use super::*;
 
-    const CHAN: &str = "arn:aws:cloudtrail:us-east-1:111122223333:channel/EXAMPLE8-0558-4f7e-a06a-43969EXAMPLE";
+    const CHAN: &str =
+        "arn:aws:cloudtrail:us-east-1:111122223333:channel/EXAMPLE8-0558-4f7e-a06a-43969EXAMPLE";
 
     fn policy(statement: &str) -> String {
         format!(r#"{{"Version":"2012-10-17","Statement":[{statement}]}}"#)
@@ -384,15 +511,27 @@ mod tests {
         ));
         assert!(validate_channel_policy(&ok, CHAN).is_ok());
         for bad in [
-            policy(&format!(r#"{{"Effect":"Allow","Principal":{{"AWS":"444455556666"}},"Action":"cloudtrail:*","Resource":"{CHAN}"}}"#)),
-            policy(&format!(r#"{{"Effect":"Allow","Action":"cloudtrail-data:PutAuditEvents","Resource":"{CHAN}"}}"#)),
-            policy(r#"{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"cloudtrail-data:PutAuditEvents","Resource":"arn:aws:cloudtrail:us-east-1:111122223333:channel/other"}"#),
-            policy(&format!(r#"{{"Effect":"Allow","Principal":{{"Service":"x.amazonaws.com"}},"Action":"cloudtrail-data:PutAuditEvents","Resource":"{CHAN}"}}"#)),
+            policy(&format!(
+                r#"{{"Effect":"Allow","Principal":{{"AWS":"444455556666"}},"Action":"cloudtrail:*","Resource":"{CHAN}"}}"#
+            )),
+            policy(&format!(
+                r#"{{"Effect":"Allow","Action":"cloudtrail-data:PutAuditEvents","Resource":"{CHAN}"}}"#
+            )),
+            policy(
+                r#"{"Effect":"Allow","Principal":{"AWS":"444455556666"},"Action":"cloudtrail-data:PutAuditEvents","Resource":"arn:aws:cloudtrail:us-east-1:111122223333:channel/other"}"#,
+            ),
+            policy(&format!(
+                r#"{{"Effect":"Allow","Principal":{{"Service":"x.amazonaws.com"}},"Action":"cloudtrail-data:PutAuditEvents","Resource":"{CHAN}"}}"#
+            )),
             "{not json".to_string(),
             policy(""),
         ] {
             let e = validate_channel_policy(&bad, CHAN).err();
-            assert_eq!(e.map(|e| e.code), Some(ErrorCode::ResourcePolicyNotValid), "{bad}");
+            assert_eq!(
+                e.map(|e| e.code),
+                Some(ErrorCode::ResourcePolicyNotValid),
+                "{bad}"
+            );
         }
     }
 }

@@ -93,13 +93,18 @@ fn invalid(code: ErrorCode, message: impl Into<String>) -> ApiError {
 fn validate_selectors(selectors: &[AdvancedEventSelector]) -> Result<(), ApiError> {
     let bad = |m: String| invalid(ErrorCode::InvalidEventSelectors, m);
     if selectors.len() > 5 {
-        return Err(bad(format!("An event data store can have at most 5 advanced event selectors; {} were given.", selectors.len())));
+        return Err(bad(format!(
+            "An event data store can have at most 5 advanced event selectors; {} were given.",
+            selectors.len()
+        )));
     }
     let mut categories = std::collections::BTreeSet::new();
     for (i, s) in selectors.iter().enumerate() {
         let fields = s.field_selectors.as_deref().unwrap_or_default();
         if fields.is_empty() {
-            return Err(bad(format!("Advanced event selector {i} has no field selectors.")));
+            return Err(bad(format!(
+                "Advanced event selector {i} has no field selectors."
+            )));
         }
         for f in fields {
             let field = f.field.as_deref().unwrap_or_default();
@@ -109,19 +114,32 @@ fn validate_selectors(selectors: &[AdvancedEventSelector]) -> Result<(), ApiErro
                     SELECTOR_FIELDS.join(", ")
                 )));
             }
-            let lists = [&f.equals, &f.starts_with, &f.ends_with, &f.not_equals, &f.not_starts_with, &f.not_ends_with];
-            if lists.iter().all(|l| l.as_ref().is_none_or(|v| v.is_empty())) {
+            let lists = [
+                &f.equals,
+                &f.starts_with,
+                &f.ends_with,
+                &f.not_equals,
+                &f.not_starts_with,
+                &f.not_ends_with,
+            ];
+            if lists
+                .iter()
+                .all(|l| l.as_ref().is_none_or(|v| v.is_empty()))
+            {
                 return Err(bad(format!("Field selector '{field}' in advanced event selector {i} has no operator: give Equals, StartsWith, EndsWith or a Not… form.")));
             }
             if field == "eventCategory" {
-                if f.equals.as_ref().is_none_or(|v| v.is_empty()) || lists.iter().skip(1).any(|l| l.is_some()) {
+                if f.equals.as_ref().is_none_or(|v| v.is_empty())
+                    || lists.iter().skip(1).any(|l| l.is_some())
+                {
                     return Err(bad(format!("eventCategory in advanced event selector {i} supports only the Equals operator.")));
                 }
                 categories.extend(f.equals.iter().flatten().cloned());
             }
         }
         let has_integration = fields.iter().any(|f| {
-            f.field.as_deref() == Some("eventCategory") && f.equals.iter().flatten().any(|c| c == ACTIVITY_AUDIT_LOG)
+            f.field.as_deref() == Some("eventCategory")
+                && f.equals.iter().flatten().any(|c| c == ACTIVITY_AUDIT_LOG)
         });
         if has_integration && fields.len() > 1 {
             return Err(bad(format!(
@@ -138,12 +156,18 @@ fn validate_selectors(selectors: &[AdvancedEventSelector]) -> Result<(), ApiErro
 }
 
 fn retention(billing_mode: &str, period: Option<i64>) -> Result<i64, ApiError> {
-    let (default, max) = if billing_mode == FIXED { (2557, 2557) } else { (366, 3653) };
+    let (default, max) = if billing_mode == FIXED {
+        (2557, 2557)
+    } else {
+        (366, 3653)
+    };
     let period = period.unwrap_or(default);
     if !(7..=max).contains(&period) {
         return Err(invalid(
             ErrorCode::InvalidParameter,
-            format!("RetentionPeriod {period} is out of range for {billing_mode}: use 7 to {max} days."),
+            format!(
+                "RetentionPeriod {period} is out of range for {billing_mode}: use 7 to {max} days."
+            ),
         ));
     }
     Ok(period)
@@ -151,16 +175,28 @@ fn retention(billing_mode: &str, period: Option<i64>) -> Result<i64, ApiError> {
 
 fn validate_tags(tags: &[Tag]) -> Result<(), ApiError> {
     if tags.len() > 50 {
-        return Err(invalid(ErrorCode::TagsLimitExceeded, format!("A resource can have at most 50 tags; {} were given.", tags.len())));
+        return Err(invalid(
+            ErrorCode::TagsLimitExceeded,
+            format!(
+                "A resource can have at most 50 tags; {} were given.",
+                tags.len()
+            ),
+        ));
     }
     let mut keys = std::collections::BTreeSet::new();
     for t in tags {
         let key = t.key.as_deref().unwrap_or_default();
         if key.starts_with("aws:") {
-            return Err(invalid(ErrorCode::InvalidTagParameter, format!("Tag key '{key}' uses the reserved prefix 'aws:'.")));
+            return Err(invalid(
+                ErrorCode::InvalidTagParameter,
+                format!("Tag key '{key}' uses the reserved prefix 'aws:'."),
+            ));
         }
         if !keys.insert(key) {
-            return Err(invalid(ErrorCode::InvalidTagParameter, format!("Tag key '{key}' is given more than once.")));
+            return Err(invalid(
+                ErrorCode::InvalidTagParameter,
+                format!("Tag key '{key}' is given more than once."),
+            ));
         }
     }
     Ok(())
@@ -184,7 +220,12 @@ fn unsupported_options(organization: Option<bool>, kms: Option<&String>) -> Resu
 
 impl Lake {
     pub(crate) fn stores(&self, account: &str) -> Result<Vec<Store>, ApiError> {
-        self.meta.list(KIND, account).map_err(storage)?.iter().map(|d| from_doc(d)).collect()
+        self.meta
+            .list(KIND, account)
+            .map_err(storage)?
+            .iter()
+            .map(|d| from_doc(d))
+            .collect()
     }
 
     fn save_store(&self, account: &str, s: &Store, new: bool) -> Result<(), ApiError> {
@@ -192,7 +233,9 @@ impl Lake {
         let result = if new {
             self.meta.insert(KIND, account, &s.id, Some(&s.name), &doc)
         } else {
-            self.meta.replace(KIND, account, &s.id, Some(&s.name), &doc).map(|_| ())
+            self.meta
+                .replace(KIND, account, &s.id, Some(&s.name), &doc)
+                .map(|_| ())
         };
         result.map_err(|e| match e {
             store::Error::Conflict(_) => invalid(
@@ -214,7 +257,10 @@ impl Lake {
         let not_found = || {
             invalid(
                 ErrorCode::EventDataStoreNotFound,
-                format!("Event data store {value} was not found in account {} in {}.", caller.account_id, self.region),
+                format!(
+                    "Event data store {value} was not found in account {} in {}.",
+                    caller.account_id, self.region
+                ),
             )
         };
         if let Named::Arn(a) = &named {
@@ -222,7 +268,11 @@ impl Lake {
                 return Err(not_found());
             }
         }
-        let doc = self.meta.get(KIND, &caller.account_id, named.id()).map_err(storage)?.ok_or_else(not_found)?;
+        let doc = self
+            .meta
+            .get(KIND, &caller.account_id, named.id())
+            .map_err(storage)?
+            .ok_or_else(not_found)?;
         from_doc(&doc)
     }
 
@@ -275,7 +325,12 @@ impl Lake {
             arn: arn::format(&self.region, &caller.account_id, "eventdatastore", &id),
             id,
             name,
-            status: if input.start_ingestion == Some(false) { "STOPPED_INGESTION" } else { "ENABLED" }.into(),
+            status: if input.start_ingestion == Some(false) {
+                "STOPPED_INGESTION"
+            } else {
+                "ENABLED"
+            }
+            .into(),
             selectors,
             multi_region_enabled: input.multi_region_enabled.unwrap_or(true),
             organization_enabled: false,
@@ -310,7 +365,10 @@ impl Lake {
         caller: &Caller,
         input: GetEventDataStoreRequest,
     ) -> Result<GetEventDataStoreResponse, ApiError> {
-        let s = self.find_store(caller, input.event_data_store.as_deref().unwrap_or_default())?;
+        let s = self.find_store(
+            caller,
+            input.event_data_store.as_deref().unwrap_or_default(),
+        )?;
         Ok(get_response(s))
     }
 
@@ -322,9 +380,16 @@ impl Lake {
     ) -> Result<ListEventDataStoresResponse, ApiError> {
         let size = paging::page_size(input.max_results, 1000, 1000)?;
         let start = paging::offset("eds", input.next_token.as_deref())?;
-        let all: Vec<EventDataStore> = self.stores(&caller.account_id)?.iter().map(Store::summary).collect();
+        let all: Vec<EventDataStore> = self
+            .stores(&caller.account_id)?
+            .iter()
+            .map(Store::summary)
+            .collect();
         let (page, next) = paging::page("eds", &all, start, size);
-        Ok(ListEventDataStoresResponse { event_data_stores: Some(page), next_token: next })
+        Ok(ListEventDataStoresResponse {
+            event_data_stores: Some(page),
+            next_token: next,
+        })
     }
 
     /// UpdateEventDataStore.
@@ -334,7 +399,10 @@ impl Lake {
         input: UpdateEventDataStoreRequest,
     ) -> Result<UpdateEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
-        let mut s = self.find_active_store(caller, input.event_data_store.as_deref().unwrap_or_default())?;
+        let mut s = self.find_active_store(
+            caller,
+            input.event_data_store.as_deref().unwrap_or_default(),
+        )?;
         let nothing = input.name.is_none()
             && input.advanced_event_selectors.is_none()
             && input.multi_region_enabled.is_none()
@@ -364,7 +432,10 @@ impl Lake {
             s.billing_mode = mode;
         }
         if input.retention_period.is_some() || s.billing_mode == FIXED {
-            s.retention_period = retention(&s.billing_mode, input.retention_period.or(Some(s.retention_period)))?;
+            s.retention_period = retention(
+                &s.billing_mode,
+                input.retention_period.or(Some(s.retention_period)),
+            )?;
         }
         if let Some(name) = input.name {
             s.name = name;
@@ -404,7 +475,10 @@ impl Lake {
         input: DeleteEventDataStoreRequest,
     ) -> Result<DeleteEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
-        let mut s = self.find_active_store(caller, input.event_data_store.as_deref().unwrap_or_default())?;
+        let mut s = self.find_active_store(
+            caller,
+            input.event_data_store.as_deref().unwrap_or_default(),
+        )?;
         if s.termination_protection_enabled {
             return Err(invalid(
                 ErrorCode::EventDataStoreTerminationProtected,
@@ -417,7 +491,11 @@ impl Lake {
         let users: Vec<String> = self
             .channels(&caller.account_id)?
             .into_iter()
-            .filter(|c| c.destinations.iter().any(|d| d.location.as_deref() == Some(s.arn.as_str())))
+            .filter(|c| {
+                c.destinations
+                    .iter()
+                    .any(|d| d.location.as_deref() == Some(s.arn.as_str()))
+            })
             .map(|c| c.arn)
             .collect();
         if !users.is_empty() {
@@ -439,7 +517,10 @@ impl Lake {
         input: RestoreEventDataStoreRequest,
     ) -> Result<RestoreEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
-        let mut s = self.find_store(caller, input.event_data_store.as_deref().unwrap_or_default())?;
+        let mut s = self.find_store(
+            caller,
+            input.event_data_store.as_deref().unwrap_or_default(),
+        )?;
         if s.status != "PENDING_DELETION" {
             return Err(invalid(
                 ErrorCode::InvalidEventDataStoreStatus,
@@ -509,12 +590,31 @@ mod tests {
 
     #[test]
     fn selector_rules() {
-        assert!(validate_selectors(&[selector(vec![("eventCategory", vec!["ActivityAuditLog"])])]).is_ok());
-        assert!(validate_selectors(&[selector(vec![("eventCategory", vec!["Management"]), ("readOnly", vec!["true"])])]).is_ok());
-        assert!(validate_selectors(&[selector(vec![("eventCategory", vec!["ActivityAuditLog"]), ("eventName", vec!["x"])])]).is_err());
-        assert!(validate_selectors(&[selector(vec![("eventCategory", vec!["ActivityAuditLog", "Management"])])]).is_err());
+        assert!(
+            validate_selectors(&[selector(vec![("eventCategory", vec!["ActivityAuditLog"])])])
+                .is_ok()
+        );
+        assert!(validate_selectors(&[selector(vec![
+            ("eventCategory", vec!["Management"]),
+            ("readOnly", vec!["true"])
+        ])])
+        .is_ok());
+        assert!(validate_selectors(&[selector(vec![
+            ("eventCategory", vec!["ActivityAuditLog"]),
+            ("eventName", vec!["x"])
+        ])])
+        .is_err());
+        assert!(validate_selectors(&[selector(vec![(
+            "eventCategory",
+            vec!["ActivityAuditLog", "Management"]
+        )])])
+        .is_err());
         assert!(validate_selectors(&[selector(vec![("nosuch", vec!["x"])])]).is_err());
-        assert!(validate_selectors(&vec![selector(vec![("eventCategory", vec!["Management"])]); 6]).is_err());
+        assert!(validate_selectors(&vec![
+            selector(vec![("eventCategory", vec!["Management"])]);
+            6
+        ])
+        .is_err());
     }
 
     #[test]

@@ -8,7 +8,9 @@ use crate::{epoch, from_doc, storage, to_doc, Caller, Lake};
 use iam_policy::{evaluate, Context, NamedPolicy, Policy, PolicyType, Request};
 use std::collections::HashSet;
 use wire::cloudtrail::IngestionStatus;
-use wire::cloudtrail_data::{AuditEvent, AuditEventResultEntry, PutAuditEventsResponse, ResultErrorEntry};
+use wire::cloudtrail_data::{
+    AuditEvent, AuditEventResultEntry, PutAuditEventsResponse, ResultErrorEntry,
+};
 use wire::{ApiError, ErrorCode};
 
 pub(crate) const STATUS_KIND: &str = "ingestion";
@@ -47,22 +49,38 @@ impl Lake {
                 format!("'{channel_arn}' is not a valid channel ARN: use arn:aws:cloudtrail:<region>:<account>:channel/<id> (or the channel id alone)."),
             )
         })?;
-        let not_found = || err(ErrorCode::ChannelNotFound, format!("Channel {channel_arn} was not found in {}.", self.region));
+        let not_found = || {
+            err(
+                ErrorCode::ChannelNotFound,
+                format!("Channel {channel_arn} was not found in {}.", self.region),
+            )
+        };
         let channel = self.channel_by_id(named.id())?.ok_or_else(not_found)?;
         if let Named::Arn(a) = &named {
             if a.account != channel.account || a.region != self.region {
                 return Err(not_found());
             }
         }
-        let result = self.ingest_into(caller, &channel, external_id, events).await;
+        let result = self
+            .ingest_into(caller, &channel, external_id, events)
+            .await;
         let now = epoch(self.now());
         let mut status = self.ingestion_status(&channel.id)?;
         status.latest_ingestion_attempt_time = Some(now);
         match &result {
             Ok(response) => {
-                let last_ok = response.successful.as_ref().and_then(|s| s.last()).and_then(|e| e.event_id.clone());
-                let first_failed = response.failed.as_ref().and_then(|f| f.first()).and_then(|f| f.error_code.clone());
-                status.latest_ingestion_attempt_event_id = last_ok.clone().or(status.latest_ingestion_attempt_event_id);
+                let last_ok = response
+                    .successful
+                    .as_ref()
+                    .and_then(|s| s.last())
+                    .and_then(|e| e.event_id.clone());
+                let first_failed = response
+                    .failed
+                    .as_ref()
+                    .and_then(|f| f.first())
+                    .and_then(|f| f.error_code.clone());
+                status.latest_ingestion_attempt_event_id =
+                    last_ok.clone().or(status.latest_ingestion_attempt_event_id);
                 if let Some(id) = last_ok {
                     status.latest_ingestion_success_time = Some(now);
                     status.latest_ingestion_success_event_id = Some(id);
@@ -74,7 +92,10 @@ impl Lake {
             Err(e) => status.latest_ingestion_error_code = Some(e.code.as_str().to_string()),
         }
         self.save_ingestion_status(&channel, &status)?;
-        result.map(|response| IngestOutcome { response, channel_owner: channel.account.clone() })
+        result.map(|response| IngestOutcome {
+            response,
+            channel_owner: channel.account.clone(),
+        })
     }
 
     pub(crate) fn ingestion_status(&self, channel_id: &str) -> Result<IngestionStatus, ApiError> {
@@ -84,11 +105,21 @@ impl Lake {
         }
     }
 
-    fn save_ingestion_status(&self, channel: &Channel, status: &IngestionStatus) -> Result<(), ApiError> {
+    fn save_ingestion_status(
+        &self,
+        channel: &Channel,
+        status: &IngestionStatus,
+    ) -> Result<(), ApiError> {
         let doc = to_doc(status)?;
-        let updated = self.meta.replace(STATUS_KIND, &channel.account, &channel.id, None, &doc).map_err(storage)?;
+        let updated = self
+            .meta
+            .replace(STATUS_KIND, &channel.account, &channel.id, None, &doc)
+            .map_err(storage)?;
         if !updated {
-            match self.meta.insert(STATUS_KIND, &channel.account, &channel.id, None, &doc) {
+            match self
+                .meta
+                .insert(STATUS_KIND, &channel.account, &channel.id, None, &doc)
+            {
                 Ok(()) | Err(store::Error::Conflict(_)) => {}
                 Err(e) => return Err(storage(e)),
             }
@@ -96,10 +127,18 @@ impl Lake {
         Ok(())
     }
 
-    fn authorize_put(&self, caller: &Caller, channel: &Channel, external_id: Option<&str>) -> Result<(), ApiError> {
+    fn authorize_put(
+        &self,
+        caller: &Caller,
+        channel: &Channel,
+        external_id: Option<&str>,
+    ) -> Result<(), ApiError> {
         let policy = match &channel.resource_policy {
             Some(doc) => Some(Policy::parse(doc, PolicyType::Resource).map_err(|e| {
-                crate::internal(format!("the stored resource policy of {} no longer parses: {e}", channel.arn))
+                crate::internal(format!(
+                    "the stored resource policy of {} no longer parses: {e}",
+                    channel.arn
+                ))
             })?),
             None => None,
         };
@@ -122,7 +161,10 @@ impl Lake {
             resource_account: &channel.account,
             context: &context,
         };
-        let resource = policy.as_ref().map(|p| NamedPolicy { name: "channel resource policy", policy: p });
+        let resource = policy.as_ref().map(|p| NamedPolicy {
+            name: "channel resource policy",
+            policy: p,
+        });
         let decision = evaluate(&request, &[], resource);
         if decision.is_allowed() {
             return Ok(());
@@ -156,7 +198,11 @@ impl Lake {
     ) -> Result<PutAuditEventsResponse, ApiError> {
         self.authorize_put(caller, channel, external_id)?;
         let mut seen = HashSet::new();
-        if let Some(dup) = events.iter().filter_map(|e| e.id.as_deref()).find(|id| !seen.insert(*id)) {
+        if let Some(dup) = events
+            .iter()
+            .filter_map(|e| e.id.as_deref())
+            .find(|id| !seen.insert(*id))
+        {
             return Err(err(
                 ErrorCode::DuplicatedAuditEventId,
                 format!("Two or more entries in the request have the same id '{dup}': give each entry of one request its own id."),
@@ -166,9 +212,16 @@ impl Lake {
         let destinations: Vec<_> = channel
             .destinations
             .iter()
-            .filter_map(|d| stores.iter().find(|s| Some(s.arn.as_str()) == d.location.as_deref()))
+            .filter_map(|d| {
+                stores
+                    .iter()
+                    .find(|s| Some(s.arn.as_str()) == d.location.as_deref())
+            })
             .collect();
-        let taking: Vec<_> = destinations.iter().filter(|s| s.takes_integration_events()).collect();
+        let taking: Vec<_> = destinations
+            .iter()
+            .filter(|s| s.takes_integration_events())
+            .collect();
         if taking.is_empty() {
             return Err(err(
                 ErrorCode::ChannelUnsupportedSchema,
@@ -178,7 +231,11 @@ impl Lake {
                 ),
             ));
         }
-        let active: Vec<String> = taking.iter().filter(|s| s.is_active()).map(|s| s.id.clone()).collect();
+        let active: Vec<String> = taking
+            .iter()
+            .filter(|s| s.is_active())
+            .map(|s| s.id.clone())
+            .collect();
         if active.is_empty() {
             return Err(err(
                 ErrorCode::DataUnsupportedOperation,
@@ -199,12 +256,25 @@ impl Lake {
             match check_event(&data, e.event_data_checksum.as_deref(), &channel.account) {
                 Ok((event_data, event_time)) => {
                     let event_id = uuid::Uuid::new_v4().to_string();
-                    let record =
-                        stored_record(&event_id, event_data, event_time, &self.region, &channel.account, &channel.arn, now);
-                    let line = serde_json::to_vec(&LoggedEvent { eds: active.clone(), record })
-                        .map_err(|e| crate::internal(format!("could not encode an event: {e}")))?;
+                    let record = stored_record(
+                        &event_id,
+                        event_data,
+                        event_time,
+                        &self.region,
+                        &channel.account,
+                        &channel.arn,
+                        now,
+                    );
+                    let line = serde_json::to_vec(&LoggedEvent {
+                        eds: active.clone(),
+                        record,
+                    })
+                    .map_err(|e| crate::internal(format!("could not encode an event: {e}")))?;
                     lines.push(line);
-                    successful.push(AuditEventResultEntry { id: Some(id), event_id: Some(event_id) });
+                    successful.push(AuditEventResultEntry {
+                        id: Some(id),
+                        event_id: Some(event_id),
+                    });
                 }
                 Err(EventError { code, message }) => failed.push(ResultErrorEntry {
                     id: Some(id),
@@ -222,6 +292,9 @@ impl Lake {
                 )
             })?;
         }
-        Ok(PutAuditEventsResponse { successful: Some(successful), failed: Some(failed) })
+        Ok(PutAuditEventsResponse {
+            successful: Some(successful),
+            failed: Some(failed),
+        })
     }
 }

@@ -125,9 +125,11 @@ fn storage(e: store::Error) -> ApiError {
 }
 
 fn to_doc<T: serde::Serialize>(v: &T) -> Result<String, ApiError> {
-    serde_json::to_string(v).map_err(|e| internal(format!("could not encode a stored document: {e}")))
+    serde_json::to_string(v)
+        .map_err(|e| internal(format!("could not encode a stored document: {e}")))
 }
 
 fn from_doc<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, ApiError> {
-    serde_json::from_str(s).map_err(|e| internal(format!("a stored document could not be read: {e}")))
+    serde_json::from_str(s)
+        .map_err(|e| internal(format!("a stored document could not be read: {e}")))
 }

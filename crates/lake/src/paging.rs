@@ -23,7 +23,11 @@ pub(crate) fn offset(list: &str, token: Option<&str>) -> Result<usize, ApiError>
 }
 
 /// `MaxResults` within 1..=max, or `InvalidMaxResultsException`.
-pub(crate) fn page_size(max_results: Option<i64>, default: usize, max: usize) -> Result<usize, ApiError> {
+pub(crate) fn page_size(
+    max_results: Option<i64>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
     match max_results {
         None => Ok(default),
         Some(n) if n >= 1 && n as usize <= max => Ok(n as usize),
@@ -35,7 +39,12 @@ pub(crate) fn page_size(max_results: Option<i64>, default: usize, max: usize) ->
 }
 
 /// One page of `items` and the token for the next.
-pub(crate) fn page<T: Clone>(list: &str, items: &[T], start: usize, size: usize) -> (Vec<T>, Option<String>) {
+pub(crate) fn page<T: Clone>(
+    list: &str,
+    items: &[T],
+    start: usize,
+    size: usize,
+) -> (Vec<T>, Option<String>) {
     let end = start.saturating_add(size).min(items.len());
     let page = items.get(start.min(end)..end).unwrap_or_default().to_vec();
     let next = (end < items.len()).then(|| token(list, end));
@@ -55,7 +64,12 @@ mod tests {
         assert!(offset("channels", Some("garbage")).is_err());
         let (p, next) = page("x", &[1, 2, 3], 0, 2);
         assert_eq!(p, vec![1, 2]);
-        let (p, next) = page("x", &[1, 2, 3], offset("x", next.as_deref()).unwrap_or(0), 2);
+        let (p, next) = page(
+            "x",
+            &[1, 2, 3],
+            offset("x", next.as_deref()).unwrap_or(0),
+            2,
+        );
         assert_eq!((p, next), (vec![3], None));
         assert!(page_size(Some(0), 10, 1000).is_err());
         assert!(page_size(Some(1001), 10, 1000).is_err());

@@ -59,12 +59,19 @@ impl Lake {
             .meta
             .get(KIND, &caller.account_id, &id.to_ascii_lowercase())
             .map_err(storage)?
-            .ok_or_else(|| err(ErrorCode::QueryIdNotFound, format!("Query {id} was not found in account {}.", caller.account_id)))?;
+            .ok_or_else(|| {
+                err(
+                    ErrorCode::QueryIdNotFound,
+                    format!("Query {id} was not found in account {}.", caller.account_id),
+                )
+            })?;
         from_doc(&doc)
     }
 
     fn save_query(&self, q: &QueryState) -> Result<(), ApiError> {
-        self.meta.replace(KIND, &q.account, &q.id, None, &to_doc(q)?).map_err(storage)?;
+        self.meta
+            .replace(KIND, &q.account, &q.id, None, &to_doc(q)?)
+            .map_err(storage)?;
         Ok(())
     }
 
@@ -84,7 +91,11 @@ impl Lake {
     }
 
     /// StartQuery.
-    pub async fn start_query(self: &std::sync::Arc<Self>, caller: &Caller, input: StartQueryRequest) -> Result<StartQueryResponse, ApiError> {
+    pub async fn start_query(
+        self: &std::sync::Arc<Self>,
+        caller: &Caller,
+        input: StartQueryRequest,
+    ) -> Result<StartQueryResponse, ApiError> {
         if input.query_alias.is_some() || input.query_parameters.is_some() {
             return Err(err(
                 ErrorCode::InvalidParameter,
@@ -106,9 +117,13 @@ impl Lake {
             }
         }
         let statement = input.query_statement.ok_or_else(|| {
-            err(ErrorCode::InvalidParameter, "QueryStatement is required: pass the SQL to run.")
+            err(
+                ErrorCode::InvalidParameter,
+                "QueryStatement is required: pass the SQL to run.",
+            )
         })?;
-        let prepared = query::prepare(&statement).map_err(|e| err(ErrorCode::InvalidQueryStatement, e.to_string()))?;
+        let prepared = query::prepare(&statement)
+            .map_err(|e| err(ErrorCode::InvalidQueryStatement, e.to_string()))?;
         let mut eds = Vec::new();
         for id in &prepared.tables {
             let s = self.find_store(caller, id)?;
@@ -149,21 +164,31 @@ impl Lake {
             execution_ms: 0,
             total_results: 0,
         };
-        self.meta.insert(KIND, &q.account, &q.id, None, &to_doc(&q)?).map_err(storage)?;
+        self.meta
+            .insert(KIND, &q.account, &q.id, None, &to_doc(&q)?)
+            .map_err(storage)?;
         let lake = self.clone();
         let id = q.id.clone();
         let handle = tokio::spawn(async move { lake.run_query(q, prepared).await });
         if let Ok(mut running) = self.running.lock() {
             running.insert(id.clone(), handle.abort_handle());
         }
-        Ok(StartQueryResponse { query_id: Some(id), event_data_store_owner_account_id: None })
+        Ok(StartQueryResponse {
+            query_id: Some(id),
+            event_data_store_owner_account_id: None,
+        })
     }
 
     async fn run_query(self: std::sync::Arc<Self>, mut q: QueryState, prepared: query::Prepared) {
-        let Ok(_slot) = self.query_slots.clone().acquire_owned().await else { return };
+        let Ok(_slot) = self.query_slots.clone().acquire_owned().await else {
+            return;
+        };
         // Cancelled while queued?
         if let Ok(Some(doc)) = self.meta.get(KIND, &q.account, &q.id) {
-            if from_doc::<QueryState>(&doc).map(|s| is_terminal(&s.status)).unwrap_or(false) {
+            if from_doc::<QueryState>(&doc)
+                .map(|s| is_terminal(&s.status))
+                .unwrap_or(false)
+            {
                 return;
             }
         }
@@ -174,7 +199,9 @@ impl Lake {
         let started = std::time::Instant::now();
         let work = async {
             let tables = self.read_tables(&q.eds)?;
-            query::execute(&prepared, tables).await.map_err(|e| e.to_string())
+            query::execute(&prepared, tables)
+                .await
+                .map_err(|e| e.to_string())
         };
         let outcome = tokio::time::timeout(self.quotas.query_timeout, work).await;
         q.execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
@@ -184,7 +211,10 @@ impl Lake {
                 q.bytes_scanned = out.bytes_scanned as i64;
                 q.total_results = out.rows.len() as i64;
                 q.events_matched = q.total_results;
-                let stored = StoredResults { columns: out.columns, rows: out.rows };
+                let stored = StoredResults {
+                    columns: out.columns,
+                    rows: out.rows,
+                };
                 match self.write_results(&q.id, &stored) {
                     Ok(()) => q.status = "FINISHED".into(),
                     Err(e) => {
@@ -199,12 +229,18 @@ impl Lake {
             }
             Err(_) => {
                 q.status = "TIMED_OUT".into();
-                q.error = Some(format!("The query ran longer than {} seconds and was stopped.", self.quotas.query_timeout.as_secs()));
+                q.error = Some(format!(
+                    "The query ran longer than {} seconds and was stopped.",
+                    self.quotas.query_timeout.as_secs()
+                ));
             }
         }
         // A CancelQuery that landed meanwhile wins.
         if let Ok(Some(doc)) = self.meta.get(KIND, &q.account, &q.id) {
-            if from_doc::<QueryState>(&doc).map(|s| s.status == "CANCELLED").unwrap_or(false) {
+            if from_doc::<QueryState>(&doc)
+                .map(|s| s.status == "CANCELLED")
+                .unwrap_or(false)
+            {
                 return;
             }
         }
@@ -220,24 +256,38 @@ impl Lake {
     fn read_tables(&self, eds: &[String]) -> Result<Vec<query::Table>, String> {
         let mut tables: BTreeMap<&str, query::Table> = eds
             .iter()
-            .map(|id| (id.as_str(), query::Table { id: id.clone(), records: Vec::new(), bytes: 0 }))
+            .map(|id| {
+                (
+                    id.as_str(),
+                    query::Table {
+                        id: id.clone(),
+                        records: Vec::new(),
+                        bytes: 0,
+                    },
+                )
+            })
             .collect();
         let mut bad = 0u64;
         self.log
-            .scan(|payload| match serde_json::from_slice::<LoggedEvent>(payload) {
-                Ok(e) => {
-                    for id in &e.eds {
-                        if let Some(t) = tables.get_mut(id.as_str()) {
-                            t.records.push(e.record.clone());
-                            t.bytes += payload.len() as u64;
+            .scan(
+                |payload| match serde_json::from_slice::<LoggedEvent>(payload) {
+                    Ok(e) => {
+                        for id in &e.eds {
+                            if let Some(t) = tables.get_mut(id.as_str()) {
+                                t.records.push(e.record.clone());
+                                t.bytes += payload.len() as u64;
+                            }
                         }
                     }
-                }
-                Err(_) => bad += 1,
-            })
+                    Err(_) => bad += 1,
+                },
+            )
             .map_err(|e| format!("the event log could not be read: {e}"))?;
         if bad > 0 {
-            tracing::warn!(records = bad, "unreadable records in the ingest log were skipped");
+            tracing::warn!(
+                records = bad,
+                "unreadable records in the ingest log were skipped"
+            );
         }
         Ok(tables.into_values().collect())
     }
@@ -255,9 +305,16 @@ impl Lake {
     }
 
     /// DescribeQuery.
-    pub async fn describe_query(&self, caller: &Caller, input: DescribeQueryRequest) -> Result<DescribeQueryResponse, ApiError> {
+    pub async fn describe_query(
+        &self,
+        caller: &Caller,
+        input: DescribeQueryRequest,
+    ) -> Result<DescribeQueryResponse, ApiError> {
         if input.query_alias.is_some() {
-            return Err(err(ErrorCode::InvalidParameter, "QueryAlias belongs to dashboards, which Cairn does not have: pass QueryId."));
+            return Err(err(
+                ErrorCode::InvalidParameter,
+                "QueryAlias belongs to dashboards, which Cairn does not have: pass QueryId.",
+            ));
         }
         if input.query_id.is_none() {
             return Err(err(ErrorCode::InvalidParameter, "QueryId is required."));
@@ -283,7 +340,11 @@ impl Lake {
     }
 
     /// GetQueryResults.
-    pub async fn get_query_results(&self, caller: &Caller, input: GetQueryResultsRequest) -> Result<GetQueryResultsResponse, ApiError> {
+    pub async fn get_query_results(
+        &self,
+        caller: &Caller,
+        input: GetQueryResultsRequest,
+    ) -> Result<GetQueryResultsResponse, ApiError> {
         let size = paging::page_size(input.max_query_results, 1000, 1000)?;
         let q = self.load_query(caller, input.query_id.as_deref())?;
         let list = format!("results-{}", &q.id[..8.min(q.id.len())]);
@@ -303,10 +364,23 @@ impl Lake {
             });
         }
         let bytes = std::fs::read(self.results_path(&q.id)).map_err(|e| {
-            err(ErrorCode::InternalFailure, format!("The results of query {} could not be read ({e}). Run the query again.", q.id))
+            err(
+                ErrorCode::InternalFailure,
+                format!(
+                    "The results of query {} could not be read ({e}). Run the query again.",
+                    q.id
+                ),
+            )
         })?;
-        let stored: StoredResults = serde_json::from_slice(&bytes)
-            .map_err(|e| err(ErrorCode::InternalFailure, format!("The results of query {} are damaged ({e}). Run the query again.", q.id)))?;
+        let stored: StoredResults = serde_json::from_slice(&bytes).map_err(|e| {
+            err(
+                ErrorCode::InternalFailure,
+                format!(
+                    "The results of query {} are damaged ({e}). Run the query again.",
+                    q.id
+                ),
+            )
+        })?;
         let (rows, next) = paging::page(&list, &stored.rows, start, size);
         let rows: Vec<Vec<HashMap<String, String>>> = rows
             .into_iter()
@@ -323,20 +397,34 @@ impl Lake {
         Ok(GetQueryResultsResponse {
             query_status: Some(q.status.clone()),
             query_statistics: Some(stats(count)),
-            query_result_rows: Some(rows.into_iter().map(|r| r.into_iter().map(|m| m.into_iter().collect()).collect()).collect()),
+            query_result_rows: Some(
+                rows.into_iter()
+                    .map(|r| r.into_iter().map(|m| m.into_iter().collect()).collect())
+                    .collect(),
+            ),
             next_token: next,
             error_message: None,
         })
     }
 
     /// ListQueries: the queries of the past 7 days that read an event data store.
-    pub async fn list_queries(&self, caller: &Caller, input: ListQueriesRequest) -> Result<ListQueriesResponse, ApiError> {
-        let s = self.find_store(caller, input.event_data_store.as_deref().unwrap_or_default())?;
+    pub async fn list_queries(
+        &self,
+        caller: &Caller,
+        input: ListQueriesRequest,
+    ) -> Result<ListQueriesResponse, ApiError> {
+        let s = self.find_store(
+            caller,
+            input.event_data_store.as_deref().unwrap_or_default(),
+        )?;
         let size = paging::page_size(input.max_results, 1000, 1000)?;
         let start = paging::offset("queries", input.next_token.as_deref())?;
         if let (Some(a), Some(b)) = (input.start_time, input.end_time) {
             if a > b {
-                return Err(err(ErrorCode::InvalidDateRange, "StartTime is after EndTime: pass a StartTime at or before EndTime."));
+                return Err(err(
+                    ErrorCode::InvalidDateRange,
+                    "StartTime is after EndTime: pass a StartTime at or before EndTime.",
+                ));
             }
         }
         let horizon = epoch(self.now()) - RESULTS_KEPT_SECS;
@@ -350,21 +438,35 @@ impl Lake {
             .filter(|q| input.start_time.is_none_or(|t| q.created >= t))
             .filter(|q| input.end_time.is_none_or(|t| q.created <= t))
             .filter(|q| input.query_status.as_ref().is_none_or(|st| &q.status == st))
-            .map(|q| Query { query_id: Some(q.id), query_status: Some(q.status), creation_time: Some(q.created) })
+            .map(|q| Query {
+                query_id: Some(q.id),
+                query_status: Some(q.status),
+                creation_time: Some(q.created),
+            })
             .collect();
         all.reverse(); // newest first
         let (page, next) = paging::page("queries", &all, start, size);
-        Ok(ListQueriesResponse { queries: Some(page), next_token: next })
+        Ok(ListQueriesResponse {
+            queries: Some(page),
+            next_token: next,
+        })
     }
 
     /// CancelQuery.
-    pub async fn cancel_query(&self, caller: &Caller, input: CancelQueryRequest) -> Result<CancelQueryResponse, ApiError> {
+    pub async fn cancel_query(
+        &self,
+        caller: &Caller,
+        input: CancelQueryRequest,
+    ) -> Result<CancelQueryResponse, ApiError> {
         let _guard = self.control.lock().await;
         let mut q = self.load_query(caller, input.query_id.as_deref())?;
         if is_terminal(&q.status) {
             return Err(err(
                 ErrorCode::InactiveQuery,
-                format!("Query {} is already {}; only QUEUED or RUNNING queries can be cancelled.", q.id, q.status),
+                format!(
+                    "Query {} is already {}; only QUEUED or RUNNING queries can be cancelled.",
+                    q.id, q.status
+                ),
             ));
         }
         if let Ok(mut running) = self.running.lock() {
@@ -374,6 +476,10 @@ impl Lake {
         }
         q.status = "CANCELLED".into();
         self.save_query(&q)?;
-        Ok(CancelQueryResponse { query_id: Some(q.id), query_status: Some(q.status), event_data_store_owner_account_id: None })
+        Ok(CancelQueryResponse {
+            query_id: Some(q.id),
+            query_status: Some(q.status),
+            event_data_store_owner_account_id: None,
+        })
     }
 }

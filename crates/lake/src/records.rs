@@ -51,7 +51,13 @@ const OBJECTS: &[(&str, usize)] = &[
     ("additionalEventData", 28 * 1024),
 ];
 
-fn check_string(obj: &Map<String, Value>, at: &str, name: &str, max: usize, required: bool) -> Result<(), EventError> {
+fn check_string(
+    obj: &Map<String, Value>,
+    at: &str,
+    name: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), EventError> {
     match obj.get(name) {
         None | Some(Value::Null) if required => Err(fail(
             "FieldNotFound",
@@ -60,10 +66,16 @@ fn check_string(obj: &Map<String, Value>, at: &str, name: &str, max: usize, requ
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(s)) if s.chars().count() > max => Err(fail(
             "FieldTooLong",
-            format!("Field {at}{name} is {} characters long; the limit is {max}.", s.chars().count()),
+            format!(
+                "Field {at}{name} is {} characters long; the limit is {max}.",
+                s.chars().count()
+            ),
         )),
         Some(Value::String(_)) => Ok(()),
-        Some(_) => Err(fail("InvalidData", format!("Field {at}{name} must be a JSON string."))),
+        Some(_) => Err(fail(
+            "InvalidData",
+            format!("Field {at}{name} must be a JSON string."),
+        )),
     }
 }
 
@@ -83,7 +95,8 @@ pub(crate) fn check_event(
     owner_account: &str,
 ) -> Result<(Map<String, Value>, OffsetDateTime), EventError> {
     if let Some(expected) = checksum {
-        let actual = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(event_data.as_bytes()));
+        let actual =
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(event_data.as_bytes()));
         if actual != expected {
             return Err(fail(
                 "InvalidChecksum",
@@ -94,24 +107,40 @@ pub(crate) fn check_event(
     let value: Value = serde_json::from_str(event_data)
         .map_err(|e| fail("InvalidData", format!("eventData is not valid JSON: {e}.")))?;
     let Value::Object(obj) = value else {
-        return Err(fail("InvalidData", "eventData must be a JSON object.".into()));
+        return Err(fail(
+            "InvalidData",
+            "eventData must be a JSON object.".into(),
+        ));
     };
     for (name, max, required) in STRINGS {
         check_string(&obj, "", name, *max, *required)?;
     }
     match obj.get("userIdentity") {
         None | Some(Value::Null) => {
-            return Err(fail("FieldNotFound", "Required field userIdentity is missing from eventData.".into()))
+            return Err(fail(
+                "FieldNotFound",
+                "Required field userIdentity is missing from eventData.".into(),
+            ))
         }
         Some(Value::Object(ui)) => {
             check_string(ui, "userIdentity.", "type", 128, true)?;
             check_string(ui, "userIdentity.", "principalId", 1024, true)?;
             match ui.get("details") {
                 None | Some(Value::Null) | Some(Value::Object(_)) => {}
-                Some(_) => return Err(fail("InvalidData", "Field userIdentity.details must be a JSON object.".into())),
+                Some(_) => {
+                    return Err(fail(
+                        "InvalidData",
+                        "Field userIdentity.details must be a JSON object.".into(),
+                    ))
+                }
             }
         }
-        Some(_) => return Err(fail("InvalidData", "Field userIdentity must be a JSON object.".into())),
+        Some(_) => {
+            return Err(fail(
+                "InvalidData",
+                "Field userIdentity must be a JSON object.".into(),
+            ))
+        }
     }
     for (name, max) in OBJECTS {
         match obj.get(*name) {
@@ -119,17 +148,34 @@ pub(crate) fn check_event(
             Some(v @ Value::Object(_)) => {
                 let size = v.to_string().len();
                 if size > *max {
-                    return Err(fail("FieldTooLong", format!("Field {name} is {size} bytes of JSON; the limit is {max}.")));
+                    return Err(fail(
+                        "FieldTooLong",
+                        format!("Field {name} is {size} bytes of JSON; the limit is {max}."),
+                    ));
                 }
             }
-            Some(_) => return Err(fail("InvalidData", format!("Field {name} must be a JSON object."))),
+            Some(_) => {
+                return Err(fail(
+                    "InvalidData",
+                    format!("Field {name} must be a JSON object."),
+                ))
+            }
         }
     }
-    let time_text = obj.get("eventTime").and_then(Value::as_str).unwrap_or_default();
+    let time_text = obj
+        .get("eventTime")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let event_time = parse_event_time(time_text).ok_or_else(|| {
-        fail("InvalidData", format!("eventTime '{time_text}' is not a UTC time of the form yyyy-MM-ddTHH:mm:ssZ."))
+        fail(
+            "InvalidData",
+            format!("eventTime '{time_text}' is not a UTC time of the form yyyy-MM-ddTHH:mm:ssZ."),
+        )
     })?;
-    let recipient = obj.get("recipientAccountId").and_then(Value::as_str).unwrap_or_default();
+    let recipient = obj
+        .get("recipientAccountId")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if recipient != owner_account {
         return Err(fail(
             "InvalidRecipient",
@@ -192,7 +238,9 @@ mod tests {
     const ED1: &str = r#"{"version":"1.0","userIdentity":{"type":"CustomUser","principalId":"alice"},"eventSource":"myapp.example.com","eventName":"Login","eventTime":"2024-01-15T11:59:00Z","UID":"evt-0001","recipientAccountId":"111122223333"}"#;
 
     fn code(ed: &str) -> &'static str {
-        check_event(ed, None, "111122223333").err().map_or("ok", |e| e.code)
+        check_event(ed, None, "111122223333")
+            .err()
+            .map_or("ok", |e| e.code)
     }
 
     fn with(key: &str, value: Value) -> String {
@@ -213,8 +261,18 @@ mod tests {
 
     #[test]
     fn the_cases_md_checksum_vector() {
-        assert!(check_event(ED1, Some("w15dAmksxpp+sUmxwYv/b0ML6glua1qex32UPN9OmvA="), "111122223333").is_ok());
-        let e = check_event(ED1, Some("w15dAmksxpp+sUmxwYv/b0ML6glua1qex32UPN9OmvB="), "111122223333").err();
+        assert!(check_event(
+            ED1,
+            Some("w15dAmksxpp+sUmxwYv/b0ML6glua1qex32UPN9OmvA="),
+            "111122223333"
+        )
+        .is_ok());
+        let e = check_event(
+            ED1,
+            Some("w15dAmksxpp+sUmxwYv/b0ML6glua1qex32UPN9OmvB="),
+            "111122223333",
+        )
+        .err();
         assert_eq!(e.map(|e| e.code), Some("InvalidChecksum"));
     }
 
@@ -225,14 +283,32 @@ mod tests {
         assert_eq!(code(r#"{"version":"1.0","userIdentity":"#), "InvalidData");
         assert_eq!(code("[1]"), "InvalidData");
         assert_eq!(code(&without(&["UID"])), "FieldNotFound");
-        assert_eq!(code(&without(&["userIdentity", "principalId"])), "FieldNotFound");
+        assert_eq!(
+            code(&without(&["userIdentity", "principalId"])),
+            "FieldNotFound"
+        );
         assert_eq!(code(&with("version", Value::Null)), "FieldNotFound");
         assert_eq!(code(&with("eventName", Value::from(5))), "InvalidData");
-        assert_eq!(code(&with("recipientAccountId", Value::from("444455556666"))), "InvalidRecipient");
-        assert_eq!(code(&with("eventSource", Value::from("a".repeat(1025)))), "FieldTooLong");
-        assert_eq!(code(&with("eventSource", Value::from("a".repeat(1024)))), "ok");
-        assert_eq!(code(&with("eventTime", Value::from("yesterday"))), "InvalidData");
-        assert_eq!(code(&with("requestParameters", Value::from("x"))), "InvalidData");
+        assert_eq!(
+            code(&with("recipientAccountId", Value::from("444455556666"))),
+            "InvalidRecipient"
+        );
+        assert_eq!(
+            code(&with("eventSource", Value::from("a".repeat(1025)))),
+            "FieldTooLong"
+        );
+        assert_eq!(
+            code(&with("eventSource", Value::from("a".repeat(1024)))),
+            "ok"
+        );
+        assert_eq!(
+            code(&with("eventTime", Value::from("yesterday"))),
+            "InvalidData"
+        );
+        assert_eq!(
+            code(&with("requestParameters", Value::from("x"))),
+            "InvalidData"
+        );
         let big = serde_json::json!({"k": "x".repeat(100 * 1024)});
         assert_eq!(code(&with("requestParameters", big)), "FieldTooLong");
         let kong = r#"{"eventVersion":"1.0","userIdentity":{"type":"","principalId":"p"},"eventSource":"kong","eventName":"x","eventTime":"2024-01-15T11:59:00Z","UUID":"u","recipientAccountId":"111122223333"}"#;
@@ -241,9 +317,19 @@ mod tests {
 
     #[test]
     fn times_are_normalised_to_utc() {
-        let (_, t) = check_event(&with("eventTime", Value::from("2024-01-15T13:59:00.250+02:00")), None, "111122223333").unwrap();
+        let (_, t) = check_event(
+            &with("eventTime", Value::from("2024-01-15T13:59:00.250+02:00")),
+            None,
+            "111122223333",
+        )
+        .unwrap();
         assert_eq!(format_time(t), "2024-01-15T11:59:00.250Z");
-        let (_, t) = check_event(&with("eventTime", Value::from("2024-01-15T11:59:00")), None, "111122223333").unwrap();
+        let (_, t) = check_event(
+            &with("eventTime", Value::from("2024-01-15T11:59:00")),
+            None,
+            "111122223333",
+        )
+        .unwrap();
         assert_eq!(format_time(t), "2024-01-15T11:59:00Z");
     }
 }

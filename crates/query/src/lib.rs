@@ -87,11 +87,24 @@ pub async fn execute(prepared: &Prepared, tables: Vec<Table>) -> Result<QueryOut
         .sql_with_options(&prepared.sql, options)
         .await
         .map_err(|e| QueryError::InvalidStatement(clean_error(&e.to_string())))?;
-    let names: Vec<String> = df.schema().fields().iter().map(|f| f.name().clone()).collect();
-    let batches = df.collect().await.map_err(|e| QueryError::Execution(clean_error(&e.to_string())))?;
+    let names: Vec<String> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let batches = df
+        .collect()
+        .await
+        .map_err(|e| QueryError::Execution(clean_error(&e.to_string())))?;
     let columns = prepared.column_names(&names);
     let rows = render::rows(&batches).map_err(QueryError::Execution)?;
-    Ok(QueryOutput { columns, rows, events_scanned, bytes_scanned })
+    Ok(QueryOutput {
+        columns,
+        rows,
+        events_scanned,
+        bytes_scanned,
+    })
 }
 
 /// DataFusion's messages are good but carry internal prefixes; keep the part

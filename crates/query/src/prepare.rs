@@ -9,7 +9,8 @@
 
 use crate::QueryError;
 use datafusion::sql::sqlparser::ast::{
-    Expr, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableFactor, Visit, Visitor,
+    Expr, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableFactor,
+    Visit, Visitor,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -153,7 +154,11 @@ impl Visitor for Relations {
 
     fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
         match factor {
-            TableFactor::Table { args: Some(_), name, .. } => {
+            TableFactor::Table {
+                args: Some(_),
+                name,
+                ..
+            } => {
                 self.refused = Some(format!("Table functions are not supported: {name}."));
                 ControlFlow::Break(())
             }
@@ -218,7 +223,10 @@ pub fn prepare(sql: &str) -> Result<Prepared, QueryError> {
     }
     let mut rel = Relations::default();
     if query.visit(&mut rel).is_break() {
-        return Err(invalid(rel.refused.unwrap_or_else(|| "The query statement is not allowed.".into())));
+        return Err(invalid(
+            rel.refused
+                .unwrap_or_else(|| "The query statement is not allowed.".into()),
+        ));
     }
     let mut tables = Vec::new();
     for t in &rel.tables {
@@ -240,9 +248,13 @@ pub fn prepare(sql: &str) -> Result<Prepared, QueryError> {
                 .iter()
                 .map(|item| match item {
                     SelectItem::UnnamedExpr(Expr::Identifier(id)) => Some(id.value.clone()),
-                    SelectItem::UnnamedExpr(Expr::CompoundIdentifier(ids)) => ids.last().map(|i| i.value.clone()),
+                    SelectItem::UnnamedExpr(Expr::CompoundIdentifier(ids)) => {
+                        ids.last().map(|i| i.value.clone())
+                    }
                     SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
-                    SelectItem::ExprWithAliases { aliases, .. } => aliases.first().map(|a| a.value.clone()),
+                    SelectItem::ExprWithAliases { aliases, .. } => {
+                        aliases.first().map(|a| a.value.clone())
+                    }
                     SelectItem::UnnamedExpr(_) => None,
                     SelectItem::Wildcard(_) | SelectItem::QualifiedWildcard(_, _) => {
                         wildcard = true;
@@ -254,7 +266,12 @@ pub fn prepare(sql: &str) -> Result<Prepared, QueryError> {
         }
         None => (Vec::new(), true),
     };
-    Ok(Prepared { sql: rewritten, tables, names, wildcard })
+    Ok(Prepared {
+        sql: rewritten,
+        tables,
+        names,
+        wildcard,
+    })
 }
 
 #[cfg(test)]
@@ -266,9 +283,15 @@ mod tests {
 
     #[test]
     fn bare_ids_are_quoted_outside_literals_only() {
-        let sql = format!("SELECT '{ID}' FROM {} WHERE x = \"{ID}\" -- {ID}", ID.to_uppercase());
+        let sql = format!(
+            "SELECT '{ID}' FROM {} WHERE x = \"{ID}\" -- {ID}",
+            ID.to_uppercase()
+        );
         let out = quote_ids(&sql);
-        assert_eq!(out, format!("SELECT '{ID}' FROM \"{ID}\" WHERE x = \"{ID}\" -- {ID}"));
+        assert_eq!(
+            out,
+            format!("SELECT '{ID}' FROM \"{ID}\" WHERE x = \"{ID}\" -- {ID}")
+        );
     }
 
     #[test]
@@ -279,7 +302,10 @@ mod tests {
         .unwrap();
         assert_eq!(p.tables, vec![ID.to_string()]);
         let planned: Vec<String> = (0..5).map(|i| format!("c{i}")).collect();
-        assert_eq!(p.column_names(&planned), vec!["uid", "eventName", "_col2", "Total", "channelArn"]);
+        assert_eq!(
+            p.column_names(&planned),
+            vec!["uid", "eventName", "_col2", "Total", "channelArn"]
+        );
     }
 
     #[test]
@@ -297,7 +323,10 @@ mod tests {
             "SELEC 1",
             "",
         ] {
-            assert!(matches!(prepare(bad), Err(QueryError::InvalidStatement(_))), "{bad}");
+            assert!(
+                matches!(prepare(bad), Err(QueryError::InvalidStatement(_))),
+                "{bad}"
+            );
         }
         assert!(prepare(&format!("WITH t AS (SELECT * FROM {ID}) SELECT * FROM t")).is_ok());
         assert!(prepare("SELECT 1").is_ok());
@@ -305,7 +334,16 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_text() {
-        for s in ["'", "\"", "/*", "--", "é'", "SELECT '\u{e9}", "8b4d5e0a-1c2d-4e5f-8a9b-0c1d2e3f4a5", "ü8b4d5e0a-1c2d-4e5f-8a9b-0c1d2e3f4a5b"] {
+        for s in [
+            "'",
+            "\"",
+            "/*",
+            "--",
+            "é'",
+            "SELECT '\u{e9}",
+            "8b4d5e0a-1c2d-4e5f-8a9b-0c1d2e3f4a5",
+            "ü8b4d5e0a-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+        ] {
             let _ = prepare(s);
         }
     }

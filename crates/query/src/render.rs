@@ -20,7 +20,12 @@ pub(crate) fn rows(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, String> 
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
         for row in 0..batch.num_rows() {
-            out.push(formatters.iter().map(|f| f.value(row).to_string()).collect());
+            out.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
         }
     }
     Ok(out)

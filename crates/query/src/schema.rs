@@ -36,19 +36,31 @@ pub fn integration_schema() -> SchemaRef {
         utf8("eventcategory"),
         utf8("eventtype"),
         utf8("eventid"),
-        Field::new("eventtime", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+        Field::new(
+            "eventtime",
+            DataType::Timestamp(TimeUnit::Millisecond, None),
+            true,
+        ),
         utf8("awsregion"),
         utf8("recipientaccountid"),
         structure(
             "addendum",
-            vec![utf8("reason"), utf8("updatedfields"), utf8("originaluid"), utf8("originaleventid")],
+            vec![
+                utf8("reason"),
+                utf8("updatedfields"),
+                utf8("originaluid"),
+                utf8("originaleventid"),
+            ],
         ),
         structure("metadata", vec![utf8("ingestiontime"), utf8("channelarn")]),
         structure(
             "eventdata",
             vec![
                 utf8("version"),
-                structure("useridentity", vec![utf8("type"), utf8("principalid"), string_map("details")]),
+                structure(
+                    "useridentity",
+                    vec![utf8("type"), utf8("principalid"), string_map("details")],
+                ),
                 utf8("useragent"),
                 utf8("eventsource"),
                 utf8("eventname"),
@@ -68,7 +80,11 @@ pub fn integration_schema() -> SchemaRef {
 
 /// Case-insensitive member lookup (stored records keep the caller's spelling).
 fn member<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    obj.get(name).or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v))
+    obj.get(name).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
 }
 
 fn as_text(v: &Value) -> Value {
@@ -81,7 +97,9 @@ fn as_text(v: &Value) -> Value {
 
 fn as_map(v: Option<&Value>) -> Value {
     match v {
-        Some(Value::Object(o)) => Value::Object(o.iter().map(|(k, v)| (k.clone(), as_text(v))).collect()),
+        Some(Value::Object(o)) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), as_text(v))).collect())
+        }
         _ => Value::Null,
     }
 }
@@ -89,14 +107,19 @@ fn as_map(v: Option<&Value>) -> Value {
 /// Shapes `value` to the fields of `fields`: lower-case names, text for
 /// string columns, string maps, epoch milliseconds for timestamps.
 fn shape(value: Option<&Value>, fields: &Fields) -> Value {
-    let Some(Value::Object(obj)) = value else { return Value::Null };
+    let Some(Value::Object(obj)) = value else {
+        return Value::Null;
+    };
     let mut out = Map::new();
     for f in fields.iter() {
         let v = member(obj, f.name());
         let shaped = match f.data_type() {
             DataType::Struct(inner) => shape(v, inner),
             DataType::Map(_, _) => as_map(v),
-            DataType::Timestamp(_, _) => v.and_then(Value::as_str).and_then(epoch_millis).map_or(Value::Null, Value::from),
+            DataType::Timestamp(_, _) => v
+                .and_then(Value::as_str)
+                .and_then(epoch_millis)
+                .map_or(Value::Null, Value::from),
             _ => v.map_or(Value::Null, as_text),
         };
         out.insert(f.name().clone(), shaped);
@@ -115,7 +138,10 @@ pub(crate) fn epoch_millis(s: &str) -> Option<i64> {
 
 /// Builds one record batch from stored records.
 pub(crate) fn to_batch(schema: &SchemaRef, records: &[Value]) -> Result<RecordBatch, String> {
-    let rows: Vec<Value> = records.iter().map(|r| shape(Some(r), schema.fields())).collect();
+    let rows: Vec<Value> = records
+        .iter()
+        .map(|r| shape(Some(r), schema.fields()))
+        .collect();
     let mut decoder = arrow_json::ReaderBuilder::new(schema.clone())
         .build_decoder()
         .map_err(|e| e.to_string())?;

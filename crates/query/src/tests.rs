@@ -23,7 +23,15 @@ async fn run(sql: &str) -> Result<QueryOutput, QueryError> {
         record("u2", "Login", "2024-01-16T10:00:00Z"),
         record("u3", "Logout", "2024-01-17T10:00:00.5Z"),
     ];
-    execute(&p, vec![Table { id: ID.into(), records, bytes: 300 }]).await
+    execute(
+        &p,
+        vec![Table {
+            id: ID.into(),
+            records,
+            bytes: 300,
+        }],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -33,10 +41,18 @@ async fn paths_counts_and_timestamps_render_as_cloudtrail_lake_does() {
     ))
     .await
     .unwrap();
-    assert_eq!(out.columns, vec!["uid", "principalId", "channelArn", "eventTime"]);
+    assert_eq!(
+        out.columns,
+        vec!["uid", "principalId", "channelArn", "eventTime"]
+    );
     assert_eq!(
         out.rows,
-        vec![vec!["u3", "alice", "arn:aws:cloudtrail:us-east-1:111122223333:channel/c", "2024-01-17 10:00:00.500"]]
+        vec![vec![
+            "u3",
+            "alice",
+            "arn:aws:cloudtrail:us-east-1:111122223333:channel/c",
+            "2024-01-17 10:00:00.500"
+        ]]
     );
     assert_eq!(out.events_scanned, 3);
 
@@ -51,13 +67,22 @@ async fn paths_counts_and_timestamps_render_as_cloudtrail_lake_does() {
 
 #[tokio::test]
 async fn case_of_column_names_does_not_matter() {
-    let out = run(&format!("SELECT EVENTDATA.EVENTNAME AS n FROM {ID} WHERE eventdata.UID = 'u1'")).await.unwrap();
+    let out = run(&format!(
+        "SELECT EVENTDATA.EVENTNAME AS n FROM {ID} WHERE eventdata.UID = 'u1'"
+    ))
+    .await
+    .unwrap();
     assert_eq!(out.rows, vec![vec!["Login"]]);
 }
 
 #[tokio::test]
 async fn nulls_render_empty_and_unknown_columns_are_statement_errors() {
-    let out = run(&format!("SELECT eventData.errorCode FROM {ID} LIMIT 1")).await.unwrap();
+    let out = run(&format!("SELECT eventData.errorCode FROM {ID} LIMIT 1"))
+        .await
+        .unwrap();
     assert_eq!(out.rows, vec![vec![""]]);
-    assert!(matches!(run(&format!("SELECT nosuch FROM {ID}")).await, Err(QueryError::InvalidStatement(_))));
+    assert!(matches!(
+        run(&format!("SELECT nosuch FROM {ID}")).await,
+        Err(QueryError::InvalidStatement(_))
+    ));
 }

@@ -123,7 +123,8 @@ impl IngestLog {
     /// Opens the log in `dir` (created if missing), repairs a torn tail and
     /// starts the writer thread.
     pub fn open(dir: &Path) -> Result<(Self, LogStats)> {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::io(format!("create {}", dir.display()), e))?;
         let mut numbers: Vec<u64> = std::fs::read_dir(dir)
             .map_err(|e| Error::io(format!("list {}", dir.display()), e))?
             .filter_map(|e| e.ok())
@@ -133,11 +134,16 @@ impl IngestLog {
             })
             .collect();
         numbers.sort_unstable();
-        let mut stats = LogStats { segments: numbers.len(), ..LogStats::default() };
+        let mut stats = LogStats {
+            segments: numbers.len(),
+            ..LogStats::default()
+        };
         let mut segments = Vec::new();
         for n in &numbers {
             let path = segment_path(dir, *n);
-            let len = std::fs::metadata(&path).map_err(|e| Error::io(format!("stat {}", path.display()), e))?.len();
+            let len = std::fs::metadata(&path)
+                .map_err(|e| Error::io(format!("stat {}", path.display()), e))?
+                .len();
             let (count, intact) = scan_file(&path, len, |_| {})?;
             stats.records += count;
             if intact < len {
@@ -152,9 +158,14 @@ impl IngestLog {
                     .write(true)
                     .open(&path)
                     .map_err(|e| Error::io(format!("open {}", path.display()), e))?;
-                f.set_len(intact).and_then(|_| f.sync_all()).map_err(|e| Error::io(format!("truncate {}", path.display()), e))?;
+                f.set_len(intact)
+                    .and_then(|_| f.sync_all())
+                    .map_err(|e| Error::io(format!("truncate {}", path.display()), e))?;
             }
-            segments.push(Segment { path, committed: intact });
+            segments.push(Segment {
+                path,
+                committed: intact,
+            });
         }
         let next = numbers.last().map_or(1, |n| n + 1);
         if segments.is_empty() {
@@ -178,15 +189,23 @@ impl IngestLog {
     pub async fn append(&self, records: &[Vec<u8>]) -> Result<()> {
         let mut frames = Vec::with_capacity(records.iter().map(|r| r.len() + 8).sum());
         for r in records {
-            let len = u32::try_from(r.len()).ok().filter(|l| *l <= MAX_FRAME).ok_or_else(|| {
-                Error::io("append", std::io::Error::new(std::io::ErrorKind::InvalidInput, "record too large"))
-            })?;
+            let len = u32::try_from(r.len())
+                .ok()
+                .filter(|l| *l <= MAX_FRAME)
+                .ok_or_else(|| {
+                    Error::io(
+                        "append",
+                        std::io::Error::new(std::io::ErrorKind::InvalidInput, "record too large"),
+                    )
+                })?;
             frames.extend_from_slice(&len.to_le_bytes());
             frames.extend_from_slice(&crc32fast::hash(r).to_le_bytes());
             frames.extend_from_slice(r);
         }
         let (done, wait) = oneshot::channel();
-        self.tx.send(Append { frames, done }).map_err(|_| Error::WriterGone)?;
+        self.tx
+            .send(Append { frames, done })
+            .map_err(|_| Error::WriterGone)?;
         wait.await.map_err(|_| Error::WriterGone)?
     }
 
@@ -210,14 +229,20 @@ struct Writer {
 impl Writer {
     fn new(dir: PathBuf, segments: Arc<RwLock<Vec<Segment>>>) -> Result<Self> {
         let last = segments.read().ok().and_then(|s| s.last().cloned());
-        let last = last.ok_or_else(|| Error::io("open the ingest log", std::io::ErrorKind::NotFound.into()))?;
+        let last = last
+            .ok_or_else(|| Error::io("open the ingest log", std::io::ErrorKind::NotFound.into()))?;
         let mut file = OpenOptions::new()
             .write(true)
             .open(&last.path)
             .map_err(|e| Error::io(format!("open {}", last.path.display()), e))?;
         file.seek(SeekFrom::Start(last.committed))
             .map_err(|e| Error::io(format!("seek {}", last.path.display()), e))?;
-        Ok(Self { dir, segments, file, committed: last.committed })
+        Ok(Self {
+            dir,
+            segments,
+            file,
+            committed: last.committed,
+        })
     }
 
     fn run(mut self, rx: mpsc::Receiver<Append>) {
@@ -237,7 +262,10 @@ impl Writer {
             for a in batch {
                 let _ = a.done.send(match &result {
                     Ok(()) => Ok(()),
-                    Err(e) => Err(Error::io("ingest log write", std::io::Error::other(e.to_string()))),
+                    Err(e) => Err(Error::io(
+                        "ingest log write",
+                        std::io::Error::other(e.to_string()),
+                    )),
                 });
             }
         }
@@ -250,10 +278,14 @@ impl Writer {
         let written: Result<u64> = (|| {
             let mut n = 0u64;
             for a in batch {
-                self.file.write_all(&a.frames).map_err(|e| Error::io("write ingest log", e))?;
+                self.file
+                    .write_all(&a.frames)
+                    .map_err(|e| Error::io("write ingest log", e))?;
                 n += a.frames.len() as u64;
             }
-            self.file.sync_data().map_err(|e| Error::io("fsync ingest log", e))?;
+            self.file
+                .sync_data()
+                .map_err(|e| Error::io("fsync ingest log", e))?;
             Ok(n)
         })();
         match written {
@@ -286,7 +318,13 @@ impl Writer {
             .segments
             .read()
             .ok()
-            .and_then(|s| s.last().and_then(|l| l.path.file_stem().and_then(|n| n.to_str()?.parse::<u64>().ok())))
+            .and_then(|s| {
+                s.last().and_then(|l| {
+                    l.path
+                        .file_stem()
+                        .and_then(|n| n.to_str()?.parse::<u64>().ok())
+                })
+            })
             .map_or(1, |n| n + 1);
         let path = segment_path(&self.dir, next);
         let file = OpenOptions::new()
@@ -323,7 +361,10 @@ mod tests {
             assert_eq!(stats.records, 0);
             log.append(&[b"a".to_vec(), b"bb".to_vec()]).await.unwrap();
             log.append(&[b"ccc".to_vec()]).await.unwrap();
-            assert_eq!(collect(&log), vec![b"a".to_vec(), b"bb".to_vec(), b"ccc".to_vec()]);
+            assert_eq!(
+                collect(&log),
+                vec![b"a".to_vec(), b"bb".to_vec(), b"ccc".to_vec()]
+            );
         }
         let (log, stats) = IngestLog::open(dir.path()).unwrap();
         assert_eq!(stats.records, 3);
@@ -336,7 +377,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let (log, _) = IngestLog::open(dir.path()).unwrap();
-            log.append(&[b"first".to_vec(), b"second".to_vec()]).await.unwrap();
+            log.append(&[b"first".to_vec(), b"second".to_vec()])
+                .await
+                .unwrap();
         }
         let seg = segment_path(dir.path(), 1);
         let good_len = std::fs::metadata(&seg).unwrap().len();
@@ -368,12 +411,17 @@ mod tests {
         let mut tasks = Vec::new();
         for i in 0..50u32 {
             let log = log.clone();
-            tasks.push(tokio::spawn(async move { log.append(&[i.to_le_bytes().to_vec()]).await }));
+            tasks.push(tokio::spawn(async move {
+                log.append(&[i.to_le_bytes().to_vec()]).await
+            }));
         }
         for t in tasks {
             t.await.unwrap().unwrap();
         }
-        let mut seen: Vec<u32> = collect(&log).iter().map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]])).collect();
+        let mut seen: Vec<u32> = collect(&log)
+            .iter()
+            .map(|r| u32::from_le_bytes([r[0], r[1], r[2], r[3]]))
+            .collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..50).collect::<Vec<_>>());
     }

@@ -49,9 +49,23 @@ pub trait Metadata: Send + Sync {
     /// Looks up an access key by id.
     fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>>;
     /// Inserts a new resource document; `Conflict` when the id or the name is taken.
-    fn insert(&self, kind: &str, account: &str, id: &str, name: Option<&str>, doc: &str) -> Result<()>;
+    fn insert(
+        &self,
+        kind: &str,
+        account: &str,
+        id: &str,
+        name: Option<&str>,
+        doc: &str,
+    ) -> Result<()>;
     /// Replaces an existing document (and its name); `Conflict` when the new name is taken.
-    fn replace(&self, kind: &str, account: &str, id: &str, name: Option<&str>, doc: &str) -> Result<bool>;
+    fn replace(
+        &self,
+        kind: &str,
+        account: &str,
+        id: &str,
+        name: Option<&str>,
+        doc: &str,
+    ) -> Result<bool>;
     /// One document.
     fn get(&self, kind: &str, account: &str, id: &str) -> Result<Option<String>>;
     /// A document by id in any account, with its account.
@@ -96,7 +110,9 @@ CREATE INDEX IF NOT EXISTS resources_by_account ON resources(kind, account_id, s
 
 fn conflict_or(e: rusqlite::Error, what: &str) -> Error {
     match &e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
             Error::Conflict(what.to_string())
         }
         _ => Error::Sqlite(e),
@@ -114,7 +130,9 @@ impl SqliteMetadata {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
@@ -164,9 +182,14 @@ impl Metadata for SqliteMetadata {
 
     fn accounts(&self) -> Result<Vec<Account>> {
         self.with(|conn| {
-            let mut stmt = conn.prepare("SELECT id, name, created_at FROM accounts ORDER BY rowid")?;
+            let mut stmt =
+                conn.prepare("SELECT id, name, created_at FROM accounts ORDER BY rowid")?;
             let rows = stmt.query_map([], |r| {
-                Ok(Account { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? })
+                Ok(Account {
+                    id: r.get(0)?,
+                    name: r.get(1)?,
+                    created_at: r.get(2)?,
+                })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
@@ -185,7 +208,14 @@ impl Metadata for SqliteMetadata {
         })
     }
 
-    fn insert(&self, kind: &str, account: &str, id: &str, name: Option<&str>, doc: &str) -> Result<()> {
+    fn insert(
+        &self,
+        kind: &str,
+        account: &str,
+        id: &str,
+        name: Option<&str>,
+        doc: &str,
+    ) -> Result<()> {
         self.with(|conn| {
             conn.execute(
                 "INSERT INTO resources (kind, account_id, id, name, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -196,7 +226,14 @@ impl Metadata for SqliteMetadata {
         })
     }
 
-    fn replace(&self, kind: &str, account: &str, id: &str, name: Option<&str>, doc: &str) -> Result<bool> {
+    fn replace(
+        &self,
+        kind: &str,
+        account: &str,
+        id: &str,
+        name: Option<&str>,
+        doc: &str,
+    ) -> Result<bool> {
         self.with(|conn| {
             let n = conn
                 .execute(
@@ -234,8 +271,9 @@ impl Metadata for SqliteMetadata {
 
     fn list(&self, kind: &str, account: &str) -> Result<Vec<String>> {
         self.with(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT doc FROM resources WHERE kind = ?1 AND account_id = ?2 ORDER BY seq")?;
+            let mut stmt = conn.prepare(
+                "SELECT doc FROM resources WHERE kind = ?1 AND account_id = ?2 ORDER BY seq",
+            )?;
             let rows = stmt.query_map(params![kind, account], |r| r.get(0))?;
             Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
         })
@@ -267,13 +305,24 @@ mod tests {
     fn names_are_unique_per_kind_and_account() {
         let (_d, m) = store();
         m.insert("channel", "1", "a", Some("n"), "{}").unwrap();
-        assert!(matches!(m.insert("channel", "1", "b", Some("n"), "{}"), Err(Error::Conflict(_))));
+        assert!(matches!(
+            m.insert("channel", "1", "b", Some("n"), "{}"),
+            Err(Error::Conflict(_))
+        ));
         m.insert("channel", "2", "c", Some("n"), "{}").unwrap();
         m.insert("eds", "1", "d", Some("n"), "{}").unwrap();
         assert_eq!(m.list("channel", "1").unwrap().len(), 1);
-        assert_eq!(m.find("channel", "c").unwrap().map(|(a, _)| a), Some("2".to_string()));
-        assert!(m.replace("channel", "1", "a", Some("m"), "{\"x\":1}").unwrap());
-        assert_eq!(m.get("channel", "1", "a").unwrap().as_deref(), Some("{\"x\":1}"));
+        assert_eq!(
+            m.find("channel", "c").unwrap().map(|(a, _)| a),
+            Some("2".to_string())
+        );
+        assert!(m
+            .replace("channel", "1", "a", Some("m"), "{\"x\":1}")
+            .unwrap());
+        assert_eq!(
+            m.get("channel", "1", "a").unwrap().as_deref(),
+            Some("{\"x\":1}")
+        );
         assert!(m.delete("channel", "1", "a").unwrap());
         assert!(!m.delete("channel", "1", "a").unwrap());
     }
@@ -284,7 +333,11 @@ mod tests {
         let path = dir.path().join("meta.db");
         {
             let m = SqliteMetadata::open(&path).unwrap();
-            let acct = Account { id: "111122223333".into(), name: "default".into(), created_at: "t".into() };
+            let acct = Account {
+                id: "111122223333".into(),
+                name: "default".into(),
+                created_at: "t".into(),
+            };
             let key = AccessKey {
                 access_key_id: "AKIAEXAMPLE".into(),
                 secret_access_key: "s".into(),
@@ -294,11 +347,17 @@ mod tests {
                 created_at: "t".into(),
             };
             m.insert_account(&acct, &key).unwrap();
-            assert!(matches!(m.insert_account(&acct, &key), Err(Error::Conflict(_))));
+            assert!(matches!(
+                m.insert_account(&acct, &key),
+                Err(Error::Conflict(_))
+            ));
         }
         let m = SqliteMetadata::open(&path).unwrap();
         assert_eq!(m.accounts().unwrap().len(), 1);
-        assert_eq!(m.access_key("AKIAEXAMPLE").unwrap().map(|k| k.account_id), Some("111122223333".into()));
+        assert_eq!(
+            m.access_key("AKIAEXAMPLE").unwrap().map(|k| k.account_id),
+            Some("111122223333".into())
+        );
         assert!(m.access_key("nope").unwrap().is_none());
     }
 }

@@ -12,6 +12,7 @@ operation list below, and commit the output (src/generated/*.rs).
 import json
 import os
 import re
+import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -162,8 +163,11 @@ def generate(models_dir, module, rel, ops):
         lines.append("    }")
         lines.append("}")
         lines.append("")
-    with open(os.path.join(OUT, module + ".rs"), "w") as f:
+    path = os.path.join(OUT, module + ".rs")
+    with open(path, "w") as f:
         f.write("\n".join(lines))
+    # Format like the rest of the tree, so `cargo fmt --check` stays clean.
+    subprocess.run(["rustfmt", "--edition", "2021", path], check=True)
 
 
 def fix_path(line):

@@ -61,7 +61,10 @@ pub fn json_response<T: Serialize>(protocol: Protocol, body: &T) -> WireResponse
         },
         Err(e) => error_response(
             protocol,
-            &ApiError::new(ErrorCode::InternalFailure, format!("could not encode the response: {e}")),
+            &ApiError::new(
+                ErrorCode::InternalFailure,
+                format!("could not encode the response: {e}"),
+            ),
         ),
     }
 }
@@ -74,7 +77,11 @@ pub fn error_response(protocol: Protocol, err: &ApiError) -> WireResponse {
             // cloudtrail-data's error shapes have a lower-case `message`
             // member, cloudtrail's a `Message`; clients read either, but the
             // model's spelling is what SDKs generate accessors for.
-            let key = if protocol == Protocol::RestJson1 { "message" } else { "Message" };
+            let key = if protocol == Protocol::RestJson1 {
+                "message"
+            } else {
+                "Message"
+            };
             let body = serde_json::json!({ "__type": code, key: err.message });
             WireResponse {
                 status: err.code.status(),
@@ -86,7 +93,11 @@ pub fn error_response(protocol: Protocol, err: &ApiError) -> WireResponse {
             }
         }
         Protocol::AwsQuery => {
-            let kind = if err.code.status() >= 500 { "Receiver" } else { "Sender" };
+            let kind = if err.code.status() >= 500 {
+                "Receiver"
+            } else {
+                "Sender"
+            };
             let body = format!(
                 "<ErrorResponse><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error></ErrorResponse>",
                 xml_escape(code),
@@ -121,7 +132,11 @@ where
     T: DeserializeOwned,
     F: FnOnce(&T, &mut Validator),
 {
-    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let body = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}".as_slice()
+    } else {
+        body
+    };
     let value: T = serde_json::from_slice(body).map_err(|e| {
         ApiError::new(
             ErrorCode::SerializationException,
@@ -143,10 +158,15 @@ mod tests {
     #[test]
     fn both_target_prefixes_route() {
         assert_eq!(
-            cloudtrail_operation("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListChannels"),
+            cloudtrail_operation(
+                "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.ListChannels"
+            ),
             Some("ListChannels")
         );
-        assert_eq!(cloudtrail_operation("CloudTrail_20131101.ListChannels"), Some("ListChannels"));
+        assert_eq!(
+            cloudtrail_operation("CloudTrail_20131101.ListChannels"),
+            Some("ListChannels")
+        );
         assert_eq!(cloudtrail_operation("DynamoDB_20120810.ListTables"), None);
         assert_eq!(cloudtrail_operation("CloudTrail_20131101."), None);
     }
@@ -158,7 +178,9 @@ mod tests {
             &ApiError::new(ErrorCode::ChannelNotFound, "no such channel"),
         );
         assert_eq!(r.status, 400);
-        assert!(r.headers.contains(&("x-amzn-errortype", "ChannelNotFound".to_string())));
+        assert!(r
+            .headers
+            .contains(&("x-amzn-errortype", "ChannelNotFound".to_string())));
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();
         assert_eq!(body["__type"], "ChannelNotFound");
         assert_eq!(body["message"], "no such channel");
@@ -178,13 +200,24 @@ mod tests {
     #[test]
     fn decode_reports_type_errors_and_constraints() {
         use crate::cloudtrail::GetChannelRequest;
-        let err = decode_json::<GetChannelRequest, _>(b"{\"Channel\": 5}", ErrorCode::InvalidParameter, |r, v| r.validate_into(v, ""))
-            .err();
+        let err = decode_json::<GetChannelRequest, _>(
+            b"{\"Channel\": 5}",
+            ErrorCode::InvalidParameter,
+            |r, v| r.validate_into(v, ""),
+        )
+        .err();
         assert_eq!(err.map(|e| e.code), Some(ErrorCode::SerializationException));
-        let err = decode_json::<GetChannelRequest, _>(b"{}", ErrorCode::InvalidParameter, |r, v| r.validate_into(v, ""))
+        let err =
+            decode_json::<GetChannelRequest, _>(b"{}", ErrorCode::InvalidParameter, |r, v| {
+                r.validate_into(v, "")
+            })
             .err();
         assert_eq!(err.map(|e| e.code), Some(ErrorCode::InvalidParameter));
-        let ok = decode_json::<GetChannelRequest, _>(b"{\"Channel\": \"abc\"}", ErrorCode::InvalidParameter, |r, v| r.validate_into(v, ""));
+        let ok = decode_json::<GetChannelRequest, _>(
+            b"{\"Channel\": \"abc\"}",
+            ErrorCode::InvalidParameter,
+            |r, v| r.validate_into(v, ""),
+        );
         assert!(ok.is_ok());
     }
 }

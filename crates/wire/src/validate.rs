@@ -42,9 +42,9 @@ impl Validator {
                 "Value '{}' at '{at}' failed to satisfy constraint: {constraint}",
                 preview(v)
             )),
-            None => self
-                .errors
-                .push(format!("Value at '{at}' failed to satisfy constraint: {constraint}")),
+            None => self.errors.push(format!(
+                "Value at '{at}' failed to satisfy constraint: {constraint}"
+            )),
         }
     }
 
@@ -63,56 +63,91 @@ impl Validator {
     /// String length (in characters) at least `min`.
     pub fn min_len(&mut self, value: &str, path: &str, min: i64) {
         if (value.chars().count() as i64) < min {
-            self.fail(path, Some(value), format!("Member must have length greater than or equal to {min}"));
+            self.fail(
+                path,
+                Some(value),
+                format!("Member must have length greater than or equal to {min}"),
+            );
         }
     }
 
     /// String length (in characters) at most `max`.
     pub fn max_len(&mut self, value: &str, path: &str, max: i64) {
         if (value.chars().count() as i64) > max {
-            self.fail(path, Some(value), format!("Member must have length less than or equal to {max}"));
+            self.fail(
+                path,
+                Some(value),
+                format!("Member must have length less than or equal to {max}"),
+            );
         }
     }
 
     /// List length at least `min`.
     pub fn min_items(&mut self, len: usize, path: &str, min: i64) {
         if (len as i64) < min {
-            self.fail(path, None, format!("Member must have length greater than or equal to {min}"));
+            self.fail(
+                path,
+                None,
+                format!("Member must have length greater than or equal to {min}"),
+            );
         }
     }
 
     /// List length at most `max`.
     pub fn max_items(&mut self, len: usize, path: &str, max: i64) {
         if (len as i64) > max {
-            self.fail(path, None, format!("Member must have length less than or equal to {max}"));
+            self.fail(
+                path,
+                None,
+                format!("Member must have length less than or equal to {max}"),
+            );
         }
     }
 
     /// Number at least `min`.
     pub fn min_num(&mut self, value: i64, path: &str, min: i64) {
         if value < min {
-            self.fail(path, Some(&value.to_string()), format!("Member must have value greater than or equal to {min}"));
+            self.fail(
+                path,
+                Some(&value.to_string()),
+                format!("Member must have value greater than or equal to {min}"),
+            );
         }
     }
 
     /// Number at most `max`.
     pub fn max_num(&mut self, value: i64, path: &str, max: i64) {
         if value > max {
-            self.fail(path, Some(&value.to_string()), format!("Member must have value less than or equal to {max}"));
+            self.fail(
+                path,
+                Some(&value.to_string()),
+                format!("Member must have value less than or equal to {max}"),
+            );
         }
     }
 
     /// Value is one of the model's enum values.
     pub fn one_of(&mut self, value: &str, path: &str, allowed: &[&str]) {
         if !allowed.contains(&value) {
-            self.fail(path, Some(value), format!("Member must satisfy enum value set: [{}]", allowed.join(", ")));
+            self.fail(
+                path,
+                Some(value),
+                format!(
+                    "Member must satisfy enum value set: [{}]",
+                    allowed.join(", ")
+                ),
+            );
         }
     }
 
     /// Value matches the model's regular expression.
     pub fn pattern(&mut self, value: &str, path: &str, pattern: &'static str) {
         if let Some(false) = matches(pattern, value) {
-            self.fail(path, Some(value), format!("Member must satisfy regular expression pattern: {pattern}"));
+            self.fail(
+                path,
+                Some(value),
+                format!("Member must satisfy regular expression pattern: {pattern}"),
+            );
         }
     }
 
@@ -125,8 +160,14 @@ impl Validator {
     pub fn message(&self) -> Option<String> {
         match self.errors.len() {
             0 => None,
-            1 => Some(format!("1 validation error detected: {}", self.errors.join("; "))),
-            n => Some(format!("{n} validation errors detected: {}", self.errors.join("; "))),
+            1 => Some(format!(
+                "1 validation error detected: {}",
+                self.errors.join("; ")
+            )),
+            n => Some(format!(
+                "{n} validation errors detected: {}",
+                self.errors.join("; ")
+            )),
         }
     }
 }
@@ -169,6 +210,9 @@ mod tests {
             Some("1 validation error detected: Value 'abcd' at 'Name' failed to satisfy constraint: Member must have length less than or equal to 3")
         );
         v.missing("", "QueryId");
-        assert!(v.message().unwrap_or_default().starts_with("2 validation errors detected"));
+        assert!(v
+            .message()
+            .unwrap_or_default()
+            .starts_with("2 validation errors detected"));
     }
 }
