@@ -410,20 +410,22 @@ async fn put_audit_events(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    let input = wire::decode_json::<wire::cloudtrail_data::PutAuditEventsRequest, _>(
+    let mut input = wire::decode_json::<wire::cloudtrail_data::PutAuditEventsRequest, _>(
         body,
         ErrorCode::Validation,
-        |r, v| {
-            let mut r = r.clone();
-            // The model's channelArn pattern (^arn:.*$) would refuse the bare
-            // channel id that the API reference allows ("the ARN or ID (the ARN
-            // suffix)"): its form is checked by the operation instead, which
-            // answers InvalidChannelARN.
-            r.channel_arn = param("channelArn").map(|_| "arn:".to_string());
-            r.external_id = param("externalId");
-            r.validate_into(v, "");
-        },
+        |_, _| {},
     )?;
+    // The model's channelArn pattern (^arn:.*$) would refuse the bare channel
+    // id that the API reference allows ("the ARN or ID (the ARN suffix)"):
+    // validation only sees whether it is present, and the operation checks
+    // its form, answering InvalidChannelARN.
+    input.channel_arn = param("channelArn").map(|_| "arn:".to_string());
+    input.external_id = param("externalId");
+    let mut v = wire::Validator::new();
+    input.validate_into(&mut v, "");
+    if let Some(message) = v.message() {
+        return Err(ApiError::new(ErrorCode::Validation, message));
+    }
     let channel_arn = param("channelArn").unwrap_or_default();
     let external_id = param("externalId");
     let outcome = app
