@@ -1,8 +1,9 @@
 //! Requests exactly as real clients signed them: boto3's botocore and the AWS
-//! CLI's vendored botocore (captured by `captured/capture.py`): PutAuditEvents
-//! with an ARN and an external id in the query string and a non-ASCII body,
-//! an awsJson call, and one with a session token. urllib3 adds the `Host`
-//! header after the capture point, as it does on the wire.
+//! CLI's vendored botocore (captured by `captured/capture.py`) and aws-sdk-rust
+//! (captured by `captured/sdk-rust`): PutAuditEvents with an ARN and an
+//! external id in the query string and a non-ASCII body, an awsJson call, and
+//! one with a session token. The HTTP layer adds the `Host` header after the
+//! capture point, as it does on the wire.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use base64::Engine;
@@ -20,7 +21,10 @@ struct Captured {
 }
 
 fn captured() -> Vec<Captured> {
-    let all: Vec<Value> = serde_json::from_str(include_str!("captured/requests.json")).unwrap();
+    let mut all: Vec<Value> = serde_json::from_str(include_str!("captured/requests.json")).unwrap();
+    let sdk_rust: Vec<Value> =
+        serde_json::from_str(include_str!("captured/requests-sdk-rust.json")).unwrap();
+    all.extend(sdk_rust);
     all.iter()
         .map(|r| {
             let url = r["url"].as_str().unwrap();
@@ -38,7 +42,9 @@ fn captured() -> Vec<Captured> {
                     )
                 })
                 .collect();
-            headers.push(("Host".into(), host.into()));
+            if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+                headers.push(("Host".into(), host.into()));
+            }
             Captured {
                 client: r["client"].as_str().unwrap().into(),
                 method: r["method"].as_str().unwrap().into(),
@@ -80,7 +86,17 @@ fn check(c: &Captured, body: &[u8], query: &str) -> Result<(), sigv4::Error> {
 #[test]
 fn real_client_requests_verify_and_any_change_fails() {
     let all = captured();
-    assert_eq!(all.len(), 6, "boto3 and the AWS CLI, three requests each");
+    assert_eq!(
+        all.len(),
+        9,
+        "boto3, the AWS CLI and aws-sdk-rust, three requests each"
+    );
+    assert_eq!(
+        all.iter()
+            .filter(|c| c.client.starts_with("aws-sdk-rust"))
+            .count(),
+        3
+    );
     for c in &all {
         check(c, &c.body, &c.query)
             .unwrap_or_else(|e| panic!("{} {} {}: {e}", c.client, c.path, c.query));
@@ -119,7 +135,10 @@ fn real_client_requests_verify_and_any_change_fails() {
         std::str::from_utf8(&put.body).unwrap().contains("jos"),
         "non-ASCII body captured"
     );
-    assert!(all
-        .iter()
-        .any(|c| c.headers.iter().any(|(k, _)| k == "X-Amz-Security-Token")));
+    let with_token = all.iter().filter(|c| {
+        c.headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-security-token"))
+    });
+    assert_eq!(with_token.count(), 3, "one session-token request per client");
 }
