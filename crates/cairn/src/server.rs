@@ -251,7 +251,7 @@ async fn handle(
             if e.code.status() >= 500 {
                 tracing::error!(request_id, error = %e.message, "request failed");
             }
-            (wire::error_response(protocol, &e), Some(e.code.as_str()))
+            (wire::error_response(protocol, &e, &request_id), Some(e.code.as_str()))
         }
     };
     tracing::info!(

@@ -2,7 +2,9 @@
 //!
 //! Statuses come from the Smithy models' `@httpError` traits (the botocore
 //! JSON models drop them); cloudtrail-data's errors have none and so default
-//! to 400. See shared/spec/SPEC.md §2.
+//! to 400. The IAM and STS codes that their operations list are generated from
+//! the models' `error.code` and `httpStatusCode` (generated/query_errors.rs);
+//! the awsQuery common codes are listed by hand below. See shared/spec/SPEC.md §2.
 
 macro_rules! codes {
     ($( $variant:ident = $code:literal, $status:literal; )*) => {
@@ -23,9 +25,14 @@ macro_rules! codes {
     };
 }
 
-codes! {
+// The awsQuery model codes (NoSuchEntity, EntityAlreadyExists, …) come first
+// from the generated list; the hand-written ones follow.
+include!("generated/query_errors.rs");
+
+with_query_model_codes! {
     // Common to the JSON services.
     AccessDenied = "AccessDeniedException", 403;
+    ExpiredTokenException = "ExpiredTokenException", 403;
     IncompleteSignature = "IncompleteSignatureException", 400;
     InternalFailure = "InternalFailure", 500;
     InvalidSignature = "InvalidSignatureException", 403;
@@ -42,6 +49,16 @@ codes! {
     QueryMissingAuthenticationToken = "MissingAuthenticationToken", 403;
     QueryIncompleteSignature = "IncompleteSignature", 400;
     QueryInvalidAction = "InvalidAction", 400;
+    QueryMissingAction = "MissingAction", 400;
+    QueryMissingParameter = "MissingParameter", 400;
+    // Constraint violations and malformed parameters (the JSON services'
+    // `ValidationException`).
+    QueryValidationError = "ValidationError", 400;
+    QueryAccessDenied = "AccessDenied", 403;
+    // An expired session token, as IAM (and STS for its callers) reports it;
+    // the JSON services say `ExpiredTokenException` (403), and STS's model
+    // has an `ExpiredTokenException` of its own (400, StsExpiredTokenException).
+    QueryExpiredToken = "ExpiredToken", 403;
     // cloudtrail-data (restJson1): bare shape names, all 400.
     ChannelInsufficientPermission = "ChannelInsufficientPermission", 400;
     ChannelNotFound = "ChannelNotFound", 400;

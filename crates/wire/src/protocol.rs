@@ -1,6 +1,6 @@
 //! Encoding of responses and errors, and decoding of JSON bodies, per protocol.
 
-use crate::{ApiError, ErrorCode, Validator};
+use crate::{ApiError, ErrorCode, QueryService, Validator};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -51,7 +51,8 @@ fn content_type(protocol: Protocol) -> &'static str {
     }
 }
 
-/// A successful JSON response.
+/// A successful JSON response (awsJson1_1 or restJson1; awsQuery answers
+/// with the generated `Response::to_wire`).
 pub fn json_response<T: Serialize>(protocol: Protocol, body: &T) -> WireResponse {
     match serde_json::to_vec(body) {
         Ok(bytes) => WireResponse {
@@ -59,7 +60,7 @@ pub fn json_response<T: Serialize>(protocol: Protocol, body: &T) -> WireResponse
             headers: vec![("content-type", content_type(protocol).to_string())],
             body: bytes,
         },
-        Err(e) => error_response(
+        Err(e) => json_error(
             protocol,
             &ApiError::new(
                 ErrorCode::InternalFailure,
@@ -70,54 +71,38 @@ pub fn json_response<T: Serialize>(protocol: Protocol, body: &T) -> WireResponse
 }
 
 /// An error response in the protocol's shape.
-pub fn error_response(protocol: Protocol, err: &ApiError) -> WireResponse {
-    let code = err.code.as_str();
+///
+/// `request_id` goes into the awsQuery document (`<RequestId>`); the JSON
+/// protocols carry it only in the `x-amzn-RequestId` header, which the server
+/// sets. For awsQuery this uses IAM's namespace: call
+/// [`query_error_response`](crate::query_error_response) with the service
+/// when it is known (botocore ignores the namespace either way).
+pub fn error_response(protocol: Protocol, err: &ApiError, request_id: &str) -> WireResponse {
     match protocol {
-        Protocol::AwsJson11 | Protocol::RestJson1 => {
-            // cloudtrail-data's error shapes have a lower-case `message`
-            // member, cloudtrail's a `Message`; clients read either, but the
-            // model's spelling is what SDKs generate accessors for.
-            let key = if protocol == Protocol::RestJson1 {
-                "message"
-            } else {
-                "Message"
-            };
-            let body = serde_json::json!({ "__type": code, key: err.message });
-            WireResponse {
-                status: err.code.status(),
-                headers: vec![
-                    ("content-type", content_type(protocol).to_string()),
-                    ("x-amzn-errortype", code.to_string()),
-                ],
-                body: body.to_string().into_bytes(),
-            }
-        }
-        Protocol::AwsQuery => {
-            let kind = if err.code.status() >= 500 {
-                "Receiver"
-            } else {
-                "Sender"
-            };
-            let body = format!(
-                "<ErrorResponse><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error></ErrorResponse>",
-                xml_escape(code),
-                xml_escape(&err.message)
-            );
-            WireResponse {
-                status: err.code.status(),
-                headers: vec![("content-type", content_type(protocol).to_string())],
-                body: body.into_bytes(),
-            }
-        }
+        Protocol::AwsJson11 | Protocol::RestJson1 => json_error(protocol, err),
+        Protocol::AwsQuery => crate::query_error_response(QueryService::Iam, err, request_id),
     }
 }
 
-fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&apos;")
+fn json_error(protocol: Protocol, err: &ApiError) -> WireResponse {
+    let code = err.code.as_str();
+    // cloudtrail-data's error shapes have a lower-case `message` member,
+    // cloudtrail's a `Message`; clients read either, but the model's
+    // spelling is what SDKs generate accessors for.
+    let key = if protocol == Protocol::RestJson1 {
+        "message"
+    } else {
+        "Message"
+    };
+    let body = serde_json::json!({ "__type": code, key: err.message });
+    WireResponse {
+        status: err.code.status(),
+        headers: vec![
+            ("content-type", content_type(protocol).to_string()),
+            ("x-amzn-errortype", code.to_string()),
+        ],
+        body: body.to_string().into_bytes(),
+    }
 }
 
 /// Decodes a JSON request body into a generated input type and checks the
@@ -176,6 +161,7 @@ mod tests {
         let r = error_response(
             Protocol::RestJson1,
             &ApiError::new(ErrorCode::ChannelNotFound, "no such channel"),
+            "req-1",
         );
         assert_eq!(r.status, 400);
         assert!(r
@@ -191,6 +177,7 @@ mod tests {
         let r = error_response(
             Protocol::AwsJson11,
             &ApiError::new(ErrorCode::EventDataStoreNotFound, "gone"),
+            "req-1",
         );
         assert_eq!(r.status, 404);
         let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or_default();

@@ -4,6 +4,12 @@
 //! (max lengths, enums, patterns, ranges) reaches the server and must be
 //! checked here. Messages follow AWS's framework form: "1 validation error
 //! detected: Value 'x' at 'Name' failed to satisfy constraint: …".
+//!
+//! The path is whatever the generated code passes: the JSON services' types
+//! use the model's member names (`Name`, `List.member`); the awsQuery (IAM,
+//! STS) types use AWS IAM's own form, lower-camel with the 1-based index
+//! before `member` (`userName`, `tags.1.member.key`), and match patterns
+//! against the whole value ([`Validator::pattern_whole`]).
 
 use regex::Regex;
 use std::collections::HashMap;
@@ -151,6 +157,26 @@ impl Validator {
         }
     }
 
+    /// Value matches the model's pattern as a whole, as AWS's awsQuery
+    /// services check it (Java `matches()`). `regex` is the Rust form the
+    /// generator derived from `pattern` (anchored, ASCII `\w`/`\d`);
+    /// messages quote the model's `pattern`.
+    pub fn pattern_whole(
+        &mut self,
+        value: &str,
+        path: &str,
+        pattern: &'static str,
+        regex: &'static str,
+    ) {
+        if let Some(false) = matches(regex, value) {
+            self.fail(
+                path,
+                Some(value),
+                format!("Member must satisfy regular expression pattern: {pattern}"),
+            );
+        }
+    }
+
     /// True when nothing was violated.
     pub fn is_ok(&self) -> bool {
         self.errors.is_empty()
@@ -174,7 +200,7 @@ impl Validator {
 
 /// Matches `value` against a model pattern; `None` when the pattern is not a
 /// valid Rust regex (the check is then skipped rather than rejecting input).
-fn matches(pattern: &'static str, value: &str) -> Option<bool> {
+pub(crate) fn matches(pattern: &'static str, value: &str) -> Option<bool> {
     static CACHE: OnceLock<RwLock<HashMap<&'static str, Option<Regex>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     if let Ok(map) = cache.read() {
