@@ -4,14 +4,43 @@
 use crate::context::Context;
 use crate::parse::{BaseOperator, Condition, SetQualifier};
 use crate::pattern::{compile, literal, matches, Tok};
+use serde::Serialize;
 use std::net::IpAddr;
 
-/// Evaluate one condition test. `Ok(())` when it holds, otherwise a short
-/// explanation of why not (e.g. `the request has no cloudtrail:ExternalId`).
-pub(crate) fn eval(c: &Condition, ctx: &Context, vars: bool) -> Result<(), String> {
+/// A condition test that did not hold, for explanations and hints.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConditionMiss {
+    /// The operator as written, e.g. `StringEquals`.
+    pub operator: String,
+    /// The condition key as written in the policy.
+    pub key: String,
+    /// The policy's values (before variable substitution).
+    pub values: Vec<String>,
+    /// The request's values of the key; `None` when the request has no such key.
+    pub actual: Option<Vec<String>>,
+    /// Policy variables in the values that the request could not resolve.
+    pub unresolved: Vec<String>,
+    /// One clause, e.g. `requires cloudtrail:ExternalId StringEquals "abc" but
+    /// the request has no cloudtrail:ExternalId`.
+    pub reason: String,
+}
+
+/// Evaluate one condition test. `Ok(())` when it holds, otherwise why not.
+pub(crate) fn eval(c: &Condition, ctx: &Context, vars: bool) -> Result<(), Box<ConditionMiss>> {
     let op = &c.operator;
-    let present = ctx.get(&c.key).filter(|v| !v.is_empty());
+    let raw = ctx.get(&c.key);
+    let present = raw.filter(|v| !v.is_empty());
     let want = || quoted_list(&c.values);
+    let miss = |reason: String, unresolved: Vec<String>| {
+        Box::new(ConditionMiss {
+            operator: op.name.clone(),
+            key: c.key.clone(),
+            values: c.values.clone(),
+            actual: raw.map(<[String]>::to_vec),
+            unresolved,
+            reason,
+        })
+    };
 
     if op.base == BaseOperator::Null {
         // "true": the key must be absent; "false": present. Several values: any.
@@ -22,44 +51,73 @@ pub(crate) fn eval(c: &Condition, ctx: &Context, vars: bool) -> Result<(), Strin
         return if ok {
             Ok(())
         } else if present.is_some() {
-            Err(format!(
-                "requires {} to be absent (Null true) but the request has it",
-                c.key
+            Err(miss(
+                format!(
+                    "requires {} to be absent (Null true) but the request has it",
+                    c.key
+                ),
+                Vec::new(),
             ))
         } else {
-            Err(format!(
-                "requires {} to be present (Null false) but the request has none",
-                c.key
+            Err(miss(
+                format!(
+                    "requires {} to be present (Null false) but the request has none",
+                    c.key
+                ),
+                Vec::new(),
             ))
         };
     }
 
-    // Substitute policy variables in the policy values.
+    // Substitute policy variables in the policy values: only string, ARN and
+    // Bool operators take variables ("You can't use a policy variable with
+    // other operators, such as Numeric, Date, ... Binary, IP Address, or Null";
+    // the condition-operator reference lists Bool as supported).
+    let substitute = vars && op.base.takes_variables();
     let mut pats: Vec<Vec<Tok>> = Vec::with_capacity(c.values.len());
     let mut unresolved = Vec::new();
     for v in &c.values {
-        match compile(v, vars.then_some(ctx)) {
+        match compile(v, substitute.then_some(ctx)) {
             Ok(t) => pats.push(t),
             Err(name) => unresolved.push(name),
         }
     }
 
+    // A set operator treats an empty data set (no values, or only empty
+    // strings) like a missing key: "The ForAllValues qualifier returns true if
+    // there are no context keys in the request or if the context key value
+    // resolves to a null dataset, such as an empty string."
+    let present = match op.qualifier {
+        Some(_) => present.filter(|v| v.iter().any(|x| !x.is_empty())),
+        None => present,
+    };
+    let negated = op.base.is_negated();
     let Some(actual) = present else {
-        if op.if_exists || op.qualifier == Some(SetQualifier::ForAllValues) || op.base.is_negated()
-        {
+        // Missing key: positive operators are false, negated ones true,
+        // `…IfExists` true; `ForAllValues:` is true and `ForAnyValue:` false
+        // whatever the operator ("For no matching context key or if the key
+        // does not exist, the condition returns false").
+        let ok = op.if_exists
+            || match op.qualifier {
+                Some(SetQualifier::ForAllValues) => true,
+                Some(SetQualifier::ForAnyValue) => false,
+                None => negated,
+            };
+        if ok {
             return Ok(());
         }
-        return Err(format!(
-            "requires {} {} {} but the request has no {}",
-            c.key,
-            op.name,
-            want(),
-            c.key
+        let has = if raw.is_some() {
+            format!("the request's {} is empty", c.key)
+        } else {
+            format!("the request has no {}", c.key)
+        };
+        return Err(miss(
+            format!("requires {} {} {} but {has}", c.key, op.name, want()),
+            unresolved,
         ));
     };
 
     let hit = |value: &str| pats.iter().any(|p| base_match(op.base, value, p));
-    let negated = op.base.is_negated();
     // A value "satisfies" the operator: positive → matches some policy value;
     // negated → matches none of them.
     let satisfies = |value: &str| hit(value) != negated;
@@ -87,7 +145,7 @@ pub(crate) fn eval(c: &Condition, ctx: &Context, vars: bool) -> Result<(), Strin
             unresolved.join(", ")
         ));
     }
-    Err(why)
+    Err(miss(why, unresolved))
 }
 
 fn quoted_list(v: &[String]) -> String {
@@ -279,8 +337,23 @@ fn arn_like(value: &str, pat: &[Tok]) -> bool {
             last.push(t.clone());
         }
     }
-    if vparts.len() != 6 || pparts.len() != 6 {
+    if vparts.len() != 6 {
         return false;
+    }
+    if pparts.len() < 6 {
+        // A pattern with fewer segments matches when its last segment ends
+        // with `*`, which then covers the rest of the ARN (`arn:aws:s3:*`).
+        let n = pparts.len();
+        let ends_with_star = pparts.last().is_some_and(|p| p.last() == Some(&Tok::Star));
+        if !ends_with_star {
+            return false;
+        }
+        let rest = vparts[n - 1..].join(":");
+        return vparts[..n - 1]
+            .iter()
+            .zip(pparts.iter())
+            .all(|(v, p)| matches(p, v, false))
+            && pparts.last().is_some_and(|p| matches(p, &rest, false));
     }
     vparts
         .iter()
@@ -343,8 +416,9 @@ mod tests {
             true,
         )
         .unwrap_err();
+        assert_eq!(err.actual, None);
         assert_eq!(
-            err,
+            err.reason,
             "requires cloudtrail:ExternalId StringEquals \"abc\" but the request has no cloudtrail:ExternalId"
         );
         let ctx = Context::new().with("k:a", "x");

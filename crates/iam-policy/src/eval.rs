@@ -1,9 +1,12 @@
 //! Policy evaluation and its explanation.
 
-use crate::condition;
+use crate::condition::{self, ConditionMiss};
 use crate::context::{effective_context, Context, Principal, PrincipalKind};
-use crate::parse::{Policy, PrincipalEntry, PrincipalList, Statement, StatementEffect, Version};
-use crate::pattern::{compile, glob, matches};
+use crate::parse::{
+    Policy, PolicyType, PrincipalEntry, PrincipalList, Statement, StatementEffect, Version,
+};
+use crate::pattern::{compile_resource, glob, matches};
+use crate::warnings::PolicyWarning;
 use serde::Serialize;
 use std::fmt;
 
@@ -71,12 +74,25 @@ pub enum Side {
 }
 
 impl Side {
-    fn describe(self) -> &'static str {
+    /// AWS's name of the policy type in AccessDenied messages.
+    fn describe(self, trust: bool) -> &'static str {
         match self {
             Side::Identity => "identity-based policy",
+            Side::Resource if trust => "role trust policy",
             Side::Resource => "resource-based policy",
             Side::PermissionsBoundary => "permissions boundary",
             Side::SessionPolicy => "session policy",
+        }
+    }
+
+    /// With its article, as in `with an explicit deny in an identity-based policy`.
+    fn with_article(self, trust: bool) -> &'static str {
+        match self {
+            Side::Identity => "an identity-based policy",
+            Side::Resource if trust => "the role trust policy",
+            Side::Resource => "a resource-based policy",
+            Side::PermissionsBoundary => "a permissions boundary",
+            Side::SessionPolicy => "a session policy",
         }
     }
 }
@@ -135,6 +151,41 @@ pub struct StatementMiss {
     pub effect: StatementEffect,
     /// Why it did not apply, e.g. `its Action does not include …`.
     pub reason: String,
+    /// The same as data: which element did not match.
+    pub cause: MissCause,
+}
+
+/// Which element of a statement did not match the request (checked in this
+/// order: action, resource, principal, conditions).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "element")]
+pub enum MissCause {
+    /// `Action` does not include the action, or `NotAction` excludes it.
+    Action {
+        /// The patterns.
+        patterns: Vec<String>,
+        /// `NotAction`.
+        negated: bool,
+    },
+    /// `Resource` does not cover the resource, or `NotResource` excludes it.
+    Resource {
+        /// The patterns.
+        patterns: Vec<String>,
+        /// `NotResource`.
+        negated: bool,
+    },
+    /// `Principal` does not name the caller, or `NotPrincipal` excludes it.
+    Principal {
+        /// The entries, as written (account ids as root ARNs).
+        named: Vec<String>,
+        /// `NotPrincipal`.
+        negated: bool,
+    },
+    /// One or more condition tests failed.
+    Condition {
+        /// The failed tests.
+        failed: Vec<ConditionMiss>,
+    },
 }
 
 /// What was missing on one side for an allow.
@@ -157,6 +208,21 @@ pub struct ConsideredPolicy {
     pub side: Side,
     /// Number of statements.
     pub statements: usize,
+    /// The kind the policy was validated as (a role trust policy is a
+    /// resource-side policy of kind `Trust`).
+    pub policy_type: PolicyType,
+}
+
+/// A warning about a policy that took part in a denied request (see
+/// [`Policy::warnings`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamedWarning {
+    /// Policy name.
+    pub policy: String,
+    /// Which side the policy is on.
+    pub side: Side,
+    /// The warning.
+    pub warning: PolicyWarning,
 }
 
 /// Which rule decided.
@@ -181,10 +247,14 @@ pub enum Basis {
 pub struct Explanation {
     /// Caller ARN.
     pub principal: String,
+    /// The caller's account (empty for services and anonymous callers).
+    pub principal_account: String,
     /// Action.
     pub action: String,
     /// Resource.
     pub resource: String,
+    /// The account that owns the resource.
+    pub resource_account: String,
     /// Whether the caller belongs to the resource's account.
     pub same_account: bool,
     /// Policies considered.
@@ -200,6 +270,9 @@ pub struct Explanation {
     pub missing: Vec<MissingAllow>,
     /// Notes that do not change the decision (e.g. account-level grants).
     pub notes: Vec<String>,
+    /// For a denial: warnings about the actions the considered policies name
+    /// (unknown actions, likely confusions), used by [`Explanation::hint`].
+    pub warnings: Vec<NamedWarning>,
 }
 
 /// The result of [`evaluate`].
@@ -217,22 +290,28 @@ impl Decision {
         self.effect == Effect::Allow
     }
 
-    /// AWS's current AccessDenied tail: `with an explicit deny in a
-    /// resource-based policy` / `because no identity-based policy allows the
-    /// ACTION action` (empty when allowed).
+    /// AWS's AccessDenied reason: `with an explicit deny in a resource-based
+    /// policy` / `because no identity-based policy allows the ACTION action`
+    /// (empty when allowed). The policy types are AWS's (identity-based
+    /// policy, resource-based policy, role trust policy, permissions
+    /// boundary, session policy), from
+    /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html>.
     pub fn aws_reason(&self) -> String {
         let e = &self.explanation;
         match self.effect {
             Effect::Allow => String::new(),
             Effect::ExplicitDeny => {
-                let side = e.deciding.as_ref().map_or(Side::Identity, |d| d.side);
-                format!("with an explicit deny in a {}", side.describe())
+                let (side, trust) = e
+                    .deciding
+                    .as_ref()
+                    .map_or((Side::Identity, false), |d| (d.side, e.is_trust(d.side)));
+                format!("with an explicit deny in {}", side.with_article(trust))
             }
             Effect::ImplicitDeny => {
                 let side = e.missing.first().map_or(Side::Identity, |m| m.side);
                 format!(
                     "because no {} allows the {} action",
-                    side.describe(),
+                    side.describe(e.is_trust(side)),
                     e.action
                 )
             }
@@ -240,16 +319,41 @@ impl Decision {
     }
 
     /// The whole AWS-style AccessDenied message: `User: ARN is not authorized
-    /// to perform: ACTION on resource: RESOURCE REASON`.
+    /// to perform: ACTION on resource: RESOURCE REASON`; AWS leaves out
+    /// `on resource: …` for actions without a resource (here: resource `*`).
     pub fn aws_access_denied_message(&self) -> String {
         let e = &self.explanation;
+        let on = if e.resource.is_empty() || e.resource == "*" {
+            String::new()
+        } else {
+            format!(" on resource: {}", e.resource)
+        };
         format!(
-            "User: {} is not authorized to perform: {} on resource: {} {}",
+            "User: {} is not authorized to perform: {}{on} {}",
             e.principal,
             e.action,
-            e.resource,
             self.aws_reason()
         )
+    }
+
+    /// One short sentence on what to change for a denied request, when the
+    /// explanation tells (see [`Explanation::hint`]); `None` when allowed.
+    pub fn hint(&self) -> Option<String> {
+        if self.effect == Effect::Allow {
+            return None;
+        }
+        self.explanation.hint()
+    }
+}
+
+impl Explanation {
+    /// Whether the resource-side policy is a role trust policy.
+    fn is_trust(&self, side: Side) -> bool {
+        side == Side::Resource
+            && self
+                .considered
+                .iter()
+                .any(|c| c.side == Side::Resource && c.policy_type == PolicyType::Trust)
     }
 }
 
@@ -323,7 +427,16 @@ struct Outcome {
     stmt_index: usize,
     sid: Option<String>,
     effect: StatementEffect,
-    result: Result<Option<PrincipalMatch>, String>,
+    result: Result<Option<PrincipalMatch>, Fail>,
+    /// A `NotPrincipal` Deny that applied only because the caller has a
+    /// permissions boundary.
+    boundary_quirk: bool,
+}
+
+/// Why a statement did not apply.
+struct Fail {
+    reason: String,
+    cause: MissCause,
 }
 
 impl Outcome {
@@ -339,12 +452,13 @@ impl Outcome {
     }
 
     fn as_miss(&self) -> Option<StatementMiss> {
-        self.result.as_ref().err().map(|reason| StatementMiss {
+        self.result.as_ref().err().map(|f| StatementMiss {
             policy: self.policy.clone(),
             index: self.stmt_index,
             sid: self.sid.clone(),
             effect: self.effect,
-            reason: reason.clone(),
+            reason: f.reason.clone(),
+            cause: f.cause.clone(),
         })
     }
 }
@@ -358,6 +472,9 @@ impl Outcome {
 pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
     let p = req.principal;
     let ctx = effective_context(p, req.resource_account, req.context);
+    // An empty list of session policies is no session policy.
+    let session = set.session.filter(|s| !s.is_empty());
+    let has_boundary = set.permissions_boundary.is_some();
     let mut considered = Vec::new();
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut run = |side: Side, np: &NamedPolicy| {
@@ -365,16 +482,27 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             name: np.name.to_string(),
             side,
             statements: np.policy.statements().len(),
+            policy_type: np.policy.policy_type(),
         });
         let vars = np.policy.version() == Version::V2012_10_17;
         for s in np.policy.statements() {
+            let quirk = has_boundary
+                && s.effect == StatementEffect::Deny
+                && s.principal.as_ref().is_some_and(|pl| pl.negated);
+            let result = statement_applies(s, req, &ctx, vars, quirk);
+            let boundary_quirk = quirk
+                && result.is_ok()
+                && s.principal
+                    .as_ref()
+                    .is_some_and(|pl| principal_applies(pl, p).is_err());
             outcomes.push(Outcome {
                 side,
                 policy: np.name.to_string(),
                 stmt_index: s.index,
                 sid: s.sid.clone(),
                 effect: s.effect,
-                result: statement_applies(s, req, &ctx, vars),
+                result,
+                boundary_quirk,
             });
         }
     };
@@ -387,7 +515,7 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
     if let Some(np) = &set.permissions_boundary {
         run(Side::PermissionsBoundary, np);
     }
-    for np in set.session.unwrap_or(&[]) {
+    for np in session.unwrap_or(&[]) {
         run(Side::SessionPolicy, np);
     }
 
@@ -399,8 +527,10 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
         .collect();
     let mut explanation = Explanation {
         principal: p.arn.clone(),
+        principal_account: p.account_id.clone(),
         action: req.action.to_string(),
         resource: req.resource.to_string(),
+        resource_account: req.resource_account.to_string(),
         same_account,
         considered,
         matched: matched.clone(),
@@ -408,12 +538,45 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
         basis: Basis::NoAllow,
         missing: Vec::new(),
         notes: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let warnings = |explanation: &mut Explanation| {
+        let mut all = Vec::new();
+        let mut add = |side: Side, np: &NamedPolicy| {
+            for w in np.policy.warnings() {
+                all.push(NamedWarning {
+                    policy: np.name.to_string(),
+                    side,
+                    warning: w,
+                });
+            }
+        };
+        set.identity.iter().for_each(|np| add(Side::Identity, np));
+        set.resource.iter().for_each(|np| add(Side::Resource, np));
+        set.permissions_boundary
+            .iter()
+            .for_each(|np| add(Side::PermissionsBoundary, np));
+        session
+            .unwrap_or(&[])
+            .iter()
+            .for_each(|np| add(Side::SessionPolicy, np));
+        explanation.warnings = all;
     };
 
     // 1. Explicit deny anywhere.
-    if let Some(d) = matched.iter().find(|m| m.effect == StatementEffect::Deny) {
-        explanation.deciding = Some(d.clone());
+    if let Some(o) = outcomes
+        .iter()
+        .find(|o| o.result.is_ok() && o.effect == StatementEffect::Deny)
+    {
+        let d = o.as_ref();
+        if o.boundary_quirk {
+            explanation.notes.push(format!(
+                "{d} uses NotPrincipal with Deny, which always applies to a principal that has a permissions boundary, whatever NotPrincipal lists."
+            ));
+        }
+        explanation.deciding = Some(d);
         explanation.basis = Basis::ExplicitDeny;
+        warnings(&mut explanation);
         return Decision {
             effect: Effect::ExplicitDeny,
             explanation,
@@ -427,9 +590,8 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             .cloned()
     };
     let identity_allow = allow_on(Side::Identity);
-    let boundary_ok =
-        set.permissions_boundary.is_none() || allow_on(Side::PermissionsBoundary).is_some();
-    let session_ok = set.session.is_none() || allow_on(Side::SessionPolicy).is_some();
+    let boundary_ok = !has_boundary || allow_on(Side::PermissionsBoundary).is_some();
+    let session_ok = session.is_none() || allow_on(Side::SessionPolicy).is_some();
     let mut resource_allows: Vec<&StatementRef> = matched
         .iter()
         .filter(|m| m.side == Side::Resource && m.effect == StatementEffect::Allow)
@@ -466,19 +628,22 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
                 explanation,
             };
         }
-        // Resource policy grants to the caller itself: not limited by an
-        // implicit deny in identity policies, boundary or session policies when it
-        // names the exact caller ARN (user, session); naming the role or `*`
-        // remains subject to the boundary and session policies.
-        let unlimited = |m: PrincipalMatch| {
-            m == PrincipalMatch::Exact
-                || (m == PrincipalMatch::Everyone && p.kind == PrincipalKind::User)
+        // A resource policy that grants to the caller itself (user, role
+        // session or federated user ARN), or to `*`, is not limited by an
+        // implicit deny in identity policies, the boundary or session
+        // policies; one naming the caller's role is limited by the boundary
+        // and session policies (not by identity policies); one naming only
+        // the account delegates to the account's identity policies
+        // (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic_policy-eval-denyallow.html>).
+        let grants = |m: PrincipalMatch| match m {
+            PrincipalMatch::Exact | PrincipalMatch::Everyone => true,
+            PrincipalMatch::Role => boundary_ok && session_ok,
+            PrincipalMatch::Account => false,
         };
-        if let Some(r) = resource_allows.iter().find(|r| {
-            r.principal_match.is_some_and(|m| {
-                unlimited(m) || (m != PrincipalMatch::Account && boundary_ok && session_ok)
-            })
-        }) {
+        if let Some(r) = resource_allows
+            .iter()
+            .find(|r| r.principal_match.is_some_and(grants))
+        {
             allow(&mut explanation, Basis::ResourcePolicy, Some((*r).clone()));
             return Decision {
                 effect: Effect::Allow,
@@ -486,11 +651,16 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             };
         }
         for r in &resource_allows {
-            if r.principal_match == Some(PrincipalMatch::Account) {
-                explanation.notes.push(format!(
+            match r.principal_match {
+                Some(PrincipalMatch::Account) => explanation.notes.push(format!(
                     "Statement {} of the {} names the account {}, which only delegates to the account's identity-based policies.",
                     r.index, r.policy, p.account_id
-                ));
+                )),
+                Some(PrincipalMatch::Role) => explanation.notes.push(format!(
+                    "Statement {} of the {} names the caller's role, which the permissions boundary or session policies limit.",
+                    r.index, r.policy
+                )),
+                _ => {}
             }
         }
     } else {
@@ -559,7 +729,7 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             side: Side::SessionPolicy,
             message: format!(
                 "The session policies ({}) do not allow {subject}",
-                names(set.session.unwrap_or(&[]))
+                names(session.unwrap_or(&[]))
             ),
             statements: misses(Side::SessionPolicy),
         });
@@ -586,66 +756,110 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
             explanation.missing.push(missing);
         }
     }
+    if explanation.missing.is_empty() {
+        // Same account, the identity side fails only through the boundary or
+        // session policies and a resource policy names the caller's role or
+        // account: report the limiting side.
+        explanation.missing.push(MissingAllow {
+            side: Side::Identity,
+            message: format!("No policy allows {subject}"),
+            statements: misses(Side::Identity),
+        });
+    }
+    warnings(&mut explanation);
     Decision {
         effect: Effect::ImplicitDeny,
         explanation,
     }
 }
 
-/// Does `s` apply to the request? `Ok(principal match)` or `Err(reason)`.
+/// Does `s` apply to the request? `Ok(principal match)` or why not.
+/// `boundary_quirk`: the statement is a `NotPrincipal` Deny and the caller has
+/// a permissions boundary, which AWS documents always denies ("The
+/// `NotPrincipal` element with a `Deny` effect will always deny any IAM
+/// principal that has a permissions boundary policy attached, regardless of
+/// the values specified in the `NotPrincipal` element",
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html>).
 fn statement_applies(
     s: &Statement,
     req: &Request,
     ctx: &Context,
     vars: bool,
-) -> Result<Option<PrincipalMatch>, String> {
+    boundary_quirk: bool,
+) -> Result<Option<PrincipalMatch>, Fail> {
     // Action (case-insensitive, wildcards).
     let hit = s.action.patterns.iter().any(|a| glob(a, req.action, true));
     if hit == s.action.negated {
-        return Err(if s.action.negated {
-            format!("excludes {} with NotAction", req.action)
-        } else {
-            format!(
-                "does not include {} in its Action ({})",
-                req.action,
-                list(&s.action.patterns)
-            )
+        return Err(Fail {
+            reason: if s.action.negated {
+                format!("excludes {} with NotAction", req.action)
+            } else {
+                format!(
+                    "does not include {} in its Action ({})",
+                    req.action,
+                    list(&s.action.patterns)
+                )
+            },
+            cause: MissCause::Action {
+                patterns: s.action.patterns.clone(),
+                negated: s.action.negated,
+            },
         });
     }
-    // Resource (case-sensitive, wildcards spanning colons, policy variables).
+    // Resource (case-sensitive, wildcards within ARN segments, policy variables).
     if let Some(r) = &s.resource {
         let hit = r
             .patterns
             .iter()
-            .any(|pat| match compile(pat, vars.then_some(ctx)) {
+            .any(|pat| match compile_resource(pat, vars.then_some(ctx)) {
                 Ok(t) => matches(&t, req.resource, false),
                 Err(_) => false,
             });
         if hit == r.negated {
-            return Err(if r.negated {
-                format!("excludes {} with NotResource", req.resource)
-            } else {
-                format!(
-                    "does not cover {} in its Resource ({})",
-                    req.resource,
-                    list(&r.patterns)
-                )
+            return Err(Fail {
+                reason: if r.negated {
+                    format!("excludes {} with NotResource", req.resource)
+                } else {
+                    format!(
+                        "does not cover {} in its Resource ({})",
+                        req.resource,
+                        list(&r.patterns)
+                    )
+                },
+                cause: MissCause::Resource {
+                    patterns: r.patterns.clone(),
+                    negated: r.negated,
+                },
             });
         }
     }
     // Principal.
     let pm = match &s.principal {
         None => None,
-        Some(pl) => Some(principal_applies(pl, req.principal)?),
+        Some(_) if boundary_quirk => Some(PrincipalMatch::Everyone),
+        Some(pl) => Some(principal_applies(pl, req.principal).map_err(|reason| Fail {
+            reason,
+            cause: MissCause::Principal {
+                named: pl.entries.iter().map(|e| e.to_string()).collect(),
+                negated: pl.negated,
+            },
+        })?),
     };
     // Conditions: all must hold.
-    let failures: Vec<String> = s
+    let failures: Vec<ConditionMiss> = s
         .conditions
         .iter()
-        .filter_map(|c| condition::eval(c, ctx, vars).err())
+        .filter_map(|c| condition::eval(c, ctx, vars).err().map(|b| *b))
         .collect();
     if !failures.is_empty() {
-        return Err(failures.join(", and "));
+        return Err(Fail {
+            reason: failures
+                .iter()
+                .map(|f| f.reason.as_str())
+                .collect::<Vec<_>>()
+                .join(", and "),
+            cause: MissCause::Condition { failed: failures },
+        });
     }
     Ok(pm)
 }
@@ -700,7 +914,10 @@ fn entry_match(e: &PrincipalEntry, p: &Principal) -> Option<PrincipalMatch> {
                 None
             } else if *a == p.arn || *a == p.user_id {
                 Some(PrincipalMatch::Exact)
-            } else if p.role_arn() == Some(a.as_str()) {
+            } else if p.role_arn() == Some(a.as_str())
+                || (matches!(p.kind, PrincipalKind::AssumedRole { .. })
+                    && p.user_id.split_once(':').map(|(id, _)| id) == Some(a.as_str()))
+            {
                 Some(PrincipalMatch::Role)
             } else if p.account_root_arn().as_deref() == Some(a.as_str()) {
                 Some(PrincipalMatch::Account)

@@ -82,18 +82,26 @@
 
 #![warn(missing_docs)]
 
+#[allow(missing_docs)]
+mod actions_generated;
+pub mod catalog;
 mod condition;
 mod context;
 mod eval;
+mod hint;
 mod parse;
 mod pattern;
+mod warnings;
 
-pub use context::{Context, Principal, PrincipalKind};
+pub use condition::ConditionMiss;
+pub use context::{format_iso8601, keys, Context, Principal, PrincipalKind};
 pub use eval::{
-    evaluate, evaluate_set, Basis, ConsideredPolicy, Decision, Effect, Explanation, MissingAllow,
-    NamedPolicy, PolicySet, PrincipalMatch, Request, Side, StatementMiss, StatementRef,
+    evaluate, evaluate_set, Basis, ConsideredPolicy, Decision, Effect, Explanation, MissCause,
+    MissingAllow, NamedPolicy, NamedWarning, PolicySet, PrincipalMatch, Request, Side,
+    StatementMiss, StatementRef,
 };
 pub use parse::{
     messages, BaseOperator, Condition, MalformedPolicy, Operator, PatternList, Policy, PolicyType,
     PrincipalEntry, PrincipalList, SetQualifier, Statement, StatementEffect, Version,
 };
+pub use warnings::{check_action, ActionElement, ActionIssue, PolicyWarning, WarningKind};

@@ -264,6 +264,27 @@ impl BaseOperator {
         )
     }
 
+    /// Operators whose policy values may hold policy variables: the string,
+    /// ARN and Bool operators
+    /// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html>).
+    pub fn takes_variables(self) -> bool {
+        use BaseOperator::*;
+        matches!(
+            self,
+            StringEquals
+                | StringNotEquals
+                | StringEqualsIgnoreCase
+                | StringNotEqualsIgnoreCase
+                | StringLike
+                | StringNotLike
+                | ArnEquals
+                | ArnLike
+                | ArnNotEquals
+                | ArnNotLike
+                | Bool
+        )
+    }
+
     fn is_date(self) -> bool {
         use BaseOperator::*;
         matches!(
@@ -305,10 +326,16 @@ impl Operator {
             Some(r) => (true, r),
             None => (false, rest),
         };
+        let base = BaseOperator::from_name(rest)?;
+        // "You can add IfExists to the end of any condition operator name
+        // except the Null condition."
+        if if_exists && base == BaseOperator::Null {
+            return None;
+        }
         Some(Self {
             name: name.into(),
             qualifier,
-            base: BaseOperator::from_name(rest)?,
+            base,
             if_exists,
         })
     }
@@ -559,6 +586,80 @@ impl Policy {
         }
     }
 
+    /// The document in AWS's grammar (`Version`, `Id`, `Statement` as a list;
+    /// lists for every element; account ids as root ARNs; condition values as
+    /// strings). Parsing it again gives an equal `Policy`.
+    pub fn to_document(&self) -> Value {
+        let mut doc = Map::new();
+        doc.insert(
+            "Version".into(),
+            Value::String(
+                match self.version {
+                    Version::V2012_10_17 => "2012-10-17",
+                    Version::V2008_10_17 => "2008-10-17",
+                }
+                .into(),
+            ),
+        );
+        if let Some(id) = &self.id {
+            doc.insert("Id".into(), Value::String(id.clone()));
+        }
+        let strings = |v: &[String]| Value::Array(v.iter().cloned().map(Value::String).collect());
+        let statements = self
+            .statements
+            .iter()
+            .map(|s| {
+                let mut m = Map::new();
+                if let Some(sid) = &s.sid {
+                    m.insert("Sid".into(), Value::String(sid.clone()));
+                }
+                m.insert(
+                    "Effect".into(),
+                    Value::String(
+                        match s.effect {
+                            StatementEffect::Allow => "Allow",
+                            StatementEffect::Deny => "Deny",
+                        }
+                        .into(),
+                    ),
+                );
+                let action = if s.action.negated {
+                    "NotAction"
+                } else {
+                    "Action"
+                };
+                m.insert(action.into(), strings(&s.action.patterns));
+                if let Some(r) = &s.resource {
+                    let key = if r.negated { "NotResource" } else { "Resource" };
+                    m.insert(key.into(), strings(&r.patterns));
+                }
+                if let Some(pl) = &s.principal {
+                    let key = if pl.negated {
+                        "NotPrincipal"
+                    } else {
+                        "Principal"
+                    };
+                    m.insert(key.into(), principal_document(&pl.entries));
+                }
+                if !s.conditions.is_empty() {
+                    let mut block = Map::new();
+                    for c in &s.conditions {
+                        let ops = block
+                            .entry(c.operator.name.clone())
+                            .or_insert_with(|| Value::Object(Map::new()));
+                        if let Value::Object(keys) = ops {
+                            keys.insert(c.key.clone(), strings(&c.values));
+                        }
+                    }
+                    m.insert("Condition".into(), Value::Object(block));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        doc.insert("Statement".into(), Value::Array(statements));
+        Value::Object(doc)
+    }
+
     /// Every action pattern the policy names (`Action` elements only), for
     /// warnings about unknown actions.
     pub fn action_patterns(&self) -> impl Iterator<Item = &str> {
@@ -567,6 +668,29 @@ impl Policy {
             .filter(|s| !s.action.negated)
             .flat_map(|s| s.action.patterns.iter().map(String::as_str))
     }
+}
+
+fn principal_document(entries: &[PrincipalEntry]) -> Value {
+    if let [PrincipalEntry::Everyone] = entries {
+        return Value::String("*".into());
+    }
+    let mut m = Map::new();
+    for e in entries {
+        let (ty, v) = match e {
+            PrincipalEntry::Everyone => ("AWS", "*"),
+            PrincipalEntry::Aws(a) => ("AWS", a.as_str()),
+            PrincipalEntry::Service(s) => ("Service", s.as_str()),
+            PrincipalEntry::Federated(s) => ("Federated", s.as_str()),
+            PrincipalEntry::CanonicalUser(s) => ("CanonicalUser", s.as_str()),
+        };
+        if let Value::Array(a) = m
+            .entry(ty.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            a.push(Value::String(v.to_string()));
+        }
+    }
+    Value::Object(m)
 }
 
 fn string_or_list(v: &Value, field: &str) -> Result<Vec<String>, String> {
@@ -788,6 +912,10 @@ fn valid_aws_principal(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
     {
         return true;
+    }
+    // "You cannot use a wildcard to match part of a principal name or ARN."
+    if s.contains(['*', '?']) {
+        return false;
     }
     let parts: Vec<&str> = s.splitn(6, ':').collect();
     let [arn, partition, service, region, account, resource] = parts.as_slice() else {

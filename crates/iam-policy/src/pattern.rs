@@ -9,6 +9,11 @@ pub(crate) enum Tok {
     Star,
     /// `?`: exactly one character.
     One,
+    /// `*` inside an ARN segment of a `Resource` pattern: any run of characters
+    /// without a `:`.
+    SegStar,
+    /// `?` inside an ARN segment of a `Resource` pattern: one character, not `:`.
+    SegOne,
     /// A literal character.
     Lit(char),
 }
@@ -17,25 +22,60 @@ pub(crate) enum Tok {
 /// 2012-10-17), `${...}` policy variables are substituted; an unresolvable
 /// variable without a default yields `Err(name)`.
 pub(crate) fn compile(raw: &str, vars: Option<&Context>) -> Result<Vec<Tok>, String> {
+    compile_with(raw, vars, false)
+}
+
+/// Compile a `Resource`/`NotResource` pattern. AWS
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html>):
+/// wildcards work within the colon-separated segments of an ARN, and "if the
+/// `*` wildcard is the last character of a resource ARN segment, it can expand
+/// to match beyond the colon boundaries"; policy variables are substituted
+/// "only in the resource portion of the ARN", after the fifth colon
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>).
+/// So before the fifth colon a `*` followed by another character of its
+/// segment, and every `?`, stay inside the segment, and `${...}` is literal
+/// text; from the fifth colon on (the resource part, which may itself hold
+/// colons) `*` and `?` match any characters.
+pub(crate) fn compile_resource(raw: &str, vars: Option<&Context>) -> Result<Vec<Tok>, String> {
+    compile_with(raw, vars, true)
+}
+
+fn compile_with(raw: &str, vars: Option<&Context>, arn_segments: bool) -> Result<Vec<Tok>, String> {
     let chars: Vec<char> = raw.chars().collect();
     let mut out = Vec::with_capacity(chars.len());
+    let mut colons = 0usize;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        if c == '$' && vars.is_some() && chars.get(i + 1) == Some(&'{') {
-            if let Some(end) = chars[i + 2..].iter().position(|&x| x == '}') {
-                let inner: String = chars[i + 2..i + 2 + end].iter().collect();
-                let ctx = vars.ok_or_else(String::new)?;
-                let value = resolve_variable(&inner, ctx)?;
-                out.extend(value.chars().map(Tok::Lit));
-                i += end + 3;
-                continue;
+        let in_prefix = arn_segments && colons < 5;
+        if c == '$' && !in_prefix && chars.get(i + 1) == Some(&'{') {
+            if let Some(ctx) = vars {
+                if let Some(end) = chars[i + 2..].iter().position(|&x| x == '}') {
+                    let inner: String = chars[i + 2..i + 2 + end].iter().collect();
+                    let value = resolve_variable(&inner, ctx)?;
+                    out.extend(value.chars().map(Tok::Lit));
+                    i += end + 3;
+                    continue;
+                }
             }
         }
         out.push(match c {
+            '*' if in_prefix => {
+                // A `*` that ends its segment (or the pattern) may run past colons.
+                match chars.get(i + 1) {
+                    None | Some(':') => Tok::Star,
+                    Some(_) => Tok::SegStar,
+                }
+            }
+            '?' if in_prefix => Tok::SegOne,
             '*' => Tok::Star,
             '?' => Tok::One,
-            other => Tok::Lit(other),
+            other => {
+                if other == ':' {
+                    colons += 1;
+                }
+                Tok::Lit(other)
+            }
         });
         i += 1;
     }
@@ -43,7 +83,9 @@ pub(crate) fn compile(raw: &str, vars: Option<&Context>) -> Result<Vec<Tok>, Str
 }
 
 /// Resolve the inside of `${...}`: `*`, `?`, `$`, a condition key, or
-/// `key, 'default'`.
+/// `key, 'default'`. Multivalued keys cannot be variables ("You can use any
+/// single-valued condition key as a variable"), so a key with several values
+/// resolves like a missing one.
 fn resolve_variable(inner: &str, ctx: &Context) -> Result<String, String> {
     let (key_part, default) = match inner.split_once(',') {
         Some((k, d)) => {
@@ -72,63 +114,82 @@ fn resolve_variable(inner: &str, ctx: &Context) -> Result<String, String> {
 pub(crate) fn literal(toks: &[Tok]) -> String {
     toks.iter()
         .map(|t| match t {
-            Tok::Star => '*',
-            Tok::One => '?',
+            Tok::Star | Tok::SegStar => '*',
+            Tok::One | Tok::SegOne => '?',
             Tok::Lit(c) => *c,
         })
         .collect()
 }
 
-/// Wildcard match of `text` against `pat`. Iterative, O(len(pat) * len(text)).
+/// Wildcard match of the whole `text` against `pat`: a dynamic programme over
+/// the text positions, O(len(pat) * len(text)), no backtracking blow-up.
 pub(crate) fn matches(pat: &[Tok], text: &str, ignore_case: bool) -> bool {
     let text: Vec<char> = if ignore_case {
         text.chars().flat_map(char::to_lowercase).collect()
     } else {
         text.chars().collect()
     };
-    let lower_pat;
+    let lowered: Vec<Tok>;
     let pat = if ignore_case {
-        lower_pat = pat
+        lowered = pat
             .iter()
             .flat_map(|t| match t {
                 Tok::Lit(c) => c.to_lowercase().map(Tok::Lit).collect::<Vec<_>>(),
                 other => vec![other.clone()],
             })
-            .collect::<Vec<_>>();
-        &lower_pat[..]
+            .collect();
+        &lowered[..]
     } else {
         pat
     };
-    let (mut p, mut t) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pat.get(p) {
-            Some(Tok::Star) => {
-                star = Some((p, t));
-                p += 1;
-            }
-            Some(Tok::One) => {
-                p += 1;
-                t += 1;
-            }
-            Some(Tok::Lit(c)) if *c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match star {
-                Some((sp, st)) => {
-                    p = sp + 1;
-                    t = st + 1;
-                    star = Some((sp, st + 1));
+    let n = text.len();
+    // reach[j]: the tokens so far can match text[..j].
+    let mut reach = vec![false; n + 1];
+    reach[0] = true;
+    let mut next = vec![false; n + 1];
+    for tok in pat {
+        next.iter_mut().for_each(|x| *x = false);
+        match tok {
+            Tok::Star => {
+                let mut any = false;
+                for j in 0..=n {
+                    any |= reach[j];
+                    next[j] = any;
                 }
-                None => return false,
-            },
+            }
+            Tok::SegStar => {
+                let mut run = false;
+                for j in 0..=n {
+                    run |= reach[j];
+                    next[j] = run;
+                    if j < n && text[j] == ':' {
+                        run = false;
+                    }
+                }
+            }
+            Tok::One | Tok::SegOne | Tok::Lit(_) => {
+                for j in 0..n {
+                    if !reach[j] {
+                        continue;
+                    }
+                    let ok = match tok {
+                        Tok::One => true,
+                        Tok::SegOne => text[j] != ':',
+                        Tok::Lit(c) => *c == text[j],
+                        _ => false,
+                    };
+                    if ok {
+                        next[j + 1] = true;
+                    }
+                }
+            }
+        }
+        std::mem::swap(&mut reach, &mut next);
+        if !reach.iter().any(|x| *x) {
+            return false;
         }
     }
-    while let Some(Tok::Star) = pat.get(p) {
-        p += 1;
-    }
-    p == pat.len()
+    reach[n]
 }
 
 /// Convenience: match a raw pattern string (no variables).
@@ -162,6 +223,76 @@ mod tests {
         assert!(glob("arn:aws:s3:::b/*", "arn:aws:s3:::b/x:y/z", false));
         assert!(glob("a*b*c", "aXbYbZc", false));
         assert!(!glob("a*b*c", "aXbYbZ", false));
+    }
+
+    fn res(pattern: &str, arn: &str) -> bool {
+        matches(&compile_resource(pattern, None).unwrap(), arn, false)
+    }
+
+    #[test]
+    fn resource_segments() {
+        let chan = "arn:aws:cloudtrail:us-east-1:111122223333:channel/abc";
+        assert!(res("*", chan));
+        assert!(res("arn:aws:cloudtrail:*", chan));
+        assert!(res("arn:aws:cloudtrail:*:111122223333:channel/*", chan));
+        assert!(res("arn:aws:cloudtrail:us-*:111122223333:*", chan));
+        // A `*` inside a segment does not cross a colon.
+        assert!(!res("arn:aws:cloud*l:111122223333:channel/abc", chan));
+        assert!(res(
+            "arn:aws:cloud*l:us-east-1:111122223333:channel/abc",
+            chan
+        ));
+        // A `*` ending a segment may (AWS: "can expand to match beyond the colon boundaries").
+        assert!(res("arn:aws:*:channel/abc", chan));
+        // `?` stays in its segment before the resource part.
+        assert!(!res(
+            "arn:aws:cloudtrail?us-east-1:111122223333:channel/abc",
+            chan
+        ));
+        // In the resource part `*` and `?` match colons.
+        assert!(res("arn:aws:s3:::b/*", "arn:aws:s3:::b/x:y/z"));
+        assert!(res("arn:aws:s3:::b/x?y", "arn:aws:s3:::b/x:y"));
+        // Case-sensitive.
+        assert!(!res("arn:aws:cloudtrail:*:111122223333:channel/ABC", chan));
+    }
+
+    #[test]
+    fn resource_variables_only_after_fifth_colon() {
+        let ctx = Context::new()
+            .with("aws:username", "alice")
+            .with("aws:PrincipalAccount", "111122223333");
+        let t = compile_resource("arn:aws:s3:::b/${aws:username}/*", Some(&ctx)).unwrap();
+        assert!(matches(&t, "arn:aws:s3:::b/alice/x", false));
+        // Before the fifth colon `${...}` is literal text.
+        let t =
+            compile_resource("arn:aws:iam::${aws:PrincipalAccount}:user/x", Some(&ctx)).unwrap();
+        assert!(!matches(&t, "arn:aws:iam::111122223333:user/x", false));
+        assert_eq!(
+            compile_resource("arn:aws:s3:::${aws:nothere}", Some(&ctx)),
+            Err("aws:nothere".into())
+        );
+    }
+
+    #[test]
+    fn multivalued_keys_are_not_variables() {
+        let ctx = Context::new().with_values("aws:TagKeys", ["a", "b"]);
+        assert_eq!(
+            compile("${aws:TagKeys}", Some(&ctx)),
+            Err("aws:TagKeys".into())
+        );
+        assert_eq!(
+            literal(&compile("${aws:TagKeys, 'd'}", Some(&ctx)).unwrap()),
+            "d"
+        );
+    }
+
+    #[test]
+    fn dp_matcher_handles_many_stars() {
+        let pat = "*a*a*a*a*a*a*a*a*a*a*b";
+        let text = "a".repeat(200);
+        assert!(!glob(pat, &text, false));
+        assert!(glob(pat, &format!("{text}b"), false));
+        assert!(glob("İ*", "i̇x", true));
     }
 
     #[test]
