@@ -79,6 +79,7 @@ class Creds:
     account_id: str
     access_key_id: str
     secret_access_key: str
+    session_token: str | None = None
 
     @property
     def root_arn(self) -> str:
@@ -262,6 +263,7 @@ def make_client(endpoint: str, service: str, creds: Creds, *, retries: dict | No
     session = boto3.session.Session(
         aws_access_key_id=creds.access_key_id,
         aws_secret_access_key=creds.secret_access_key,
+        aws_session_token=creds.session_token,
         region_name=REGION,
     )
     return session.client(service, endpoint_url=endpoint, config=cfg)
@@ -512,7 +514,7 @@ def raw_request(
     hdrs = dict(headers or {})
     if creds is not None:
         req = AWSRequest(method=method, url=url, data=body, headers=hdrs)
-        SigV4Auth(Credentials(creds.access_key_id, creds.secret_access_key), service, region).add_auth(req)
+        SigV4Auth(Credentials(creds.access_key_id, creds.secret_access_key, creds.session_token), service, region).add_auth(req)
         hdrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in req.headers.items()}
     if mutate:
         mutate(hdrs)
@@ -629,6 +631,8 @@ def run_aws(
     )
     if creds:
         env.update(AWS_ACCESS_KEY_ID=creds.access_key_id, AWS_SECRET_ACCESS_KEY=creds.secret_access_key)
+        if creds.session_token:
+            env.update(AWS_SESSION_TOKEN=creds.session_token)
     prof = ["--profile", profile] if profile else []
     cmd = [aws_exe(), *prof, "--endpoint-url", endpoint, *args, "--output", "json"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout)

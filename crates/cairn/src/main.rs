@@ -1,6 +1,7 @@
 //! `cairn`: the server and its command-line tools.
 
 mod convert;
+mod explain;
 mod server;
 
 use anyhow::Context;
@@ -29,6 +30,19 @@ enum Command {
     },
     /// Turn CloudTrail log files into PutAuditEvents batch files.
     Convert(convert::ConvertArgs),
+    /// Why a request was denied: the policies considered, the statements
+    /// that matched, the one that decided and what was missing.
+    Explain {
+        /// The request id of the denied call (the x-amzn-RequestId header,
+        /// also named in the error message).
+        request_id: String,
+        /// The data directory of the Cairn instance.
+        #[arg(long, env = "CAIRN_DATA_DIR", default_value = "./cairn-data")]
+        data_dir: PathBuf,
+        /// Print the whole record as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -53,6 +67,11 @@ fn main() -> std::process::ExitCode {
             command: AccountsCommand::Create { data_dir, name },
         } => create_account(&data_dir, &name),
         Command::Convert(args) => convert::run(args),
+        Command::Explain {
+            request_id,
+            data_dir,
+            json,
+        } => explain(&data_dir, &request_id, json),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -63,7 +82,8 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn create_account(data_dir: &std::path::Path, name: &str) -> anyhow::Result<()> {
+/// The metadata store of an existing data directory (the server may be running).
+fn open_metadata(data_dir: &std::path::Path) -> anyhow::Result<store::SqliteMetadata> {
     let db = data_dir.join("metadata.db");
     if !db.exists() {
         anyhow::bail!(
@@ -72,10 +92,30 @@ fn create_account(data_dir: &std::path::Path, name: &str) -> anyhow::Result<()> 
             data_dir.display()
         );
     }
-    let meta =
-        store::SqliteMetadata::open(&db).with_context(|| format!("opening {}", db.display()))?;
-    let account = lake::create_account(&meta, name, &time::OffsetDateTime::now_utc())
+    store::SqliteMetadata::open(&db).with_context(|| format!("opening {}", db.display()))
+}
+
+fn create_account(data_dir: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    let meta = open_metadata(data_dir)?;
+    let account = iam::create_account(&meta, name, &time::OffsetDateTime::now_utc())
         .map_err(|e| anyhow::anyhow!(e.message))?;
     println!("{}", serde_json::to_string_pretty(&account)?);
+    Ok(())
+}
+
+fn explain(data_dir: &std::path::Path, request_id: &str, json: bool) -> anyhow::Result<()> {
+    let meta = std::sync::Arc::new(open_metadata(data_dir)?);
+    let iam = iam::Iam::new(meta, "", None);
+    let Some(d) = iam.denial(request_id).map_err(|e| anyhow::anyhow!(e.message))? else {
+        anyhow::bail!(
+            "no denied request with id {request_id} is recorded in {}: only denied calls are kept; check the id (the x-amzn-RequestId of the response) and --data-dir",
+            data_dir.display()
+        );
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&d)?);
+        return Ok(());
+    }
+    print!("{}", explain::render(&d));
     Ok(())
 }

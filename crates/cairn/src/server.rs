@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Seconds after which a running query is stopped as TIMED_OUT (AWS: 3600).
     #[arg(long, env = "CAIRN_QUERY_TIMEOUT", default_value_t = 3600)]
     query_timeout: u64,
+    /// Runs Cairn's clock this many seconds ahead (or behind): for testing
+    /// time-dependent behaviour such as session expiry.
+    #[arg(long, env = "CAIRN_CLOCK_OFFSET", default_value_t = 0, allow_hyphen_values = true, hide = true)]
+    clock_offset: i64,
 }
 
 /// PutAuditEvents accepts "up to 100 events (or up to 1 MB)" per request.
@@ -52,7 +56,9 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 
 struct App {
     lake: Arc<Lake>,
+    iam: Arc<iam::Iam>,
     max_skew: Duration,
+    clock: iam::Clock,
 }
 
 pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -69,7 +75,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     runtime.block_on(run(args))
 }
 
-fn write_root_credentials(dir: &Path, account: &lake::NewAccount) -> anyhow::Result<PathBuf> {
+fn write_root_credentials(dir: &Path, account: &iam::NewAccount) -> anyhow::Result<PathBuf> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let path = dir.join("root-credentials");
@@ -92,8 +98,13 @@ fn write_root_credentials(dir: &Path, account: &lake::NewAccount) -> anyhow::Res
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let meta = store::SqliteMetadata::open(&args.data_dir.join("metadata.db"))
-        .context("opening the metadata database")?;
+    let meta: Arc<dyn store::Metadata> = Arc::new(
+        store::SqliteMetadata::open(&args.data_dir.join("metadata.db"))
+            .context("opening the metadata database")?,
+    );
+    let offset = time::Duration::seconds(args.clock_offset);
+    let clock: iam::Clock = Arc::new(move || time::OffsetDateTime::now_utc() + offset);
+    let iam = Arc::new(iam::Iam::new(meta.clone(), &args.region, Some(clock.clone())));
     let (log, stats) =
         store::IngestLog::open(&args.data_dir.join("events")).context("opening the ingest log")?;
     tracing::info!(
@@ -110,16 +121,17 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..Quotas::default()
     };
     let lake = Lake::new(
-        Arc::new(meta),
+        meta,
+        iam.clone(),
         log,
         &args.region,
         quotas,
         args.data_dir.join("query-results"),
-        None,
+        Some(clock.clone()),
     )
     .map_err(|e| anyhow::anyhow!(e.message))?;
     let lake = Arc::new(lake);
-    if let Some(account) = lake
+    if let Some(account) = iam
         .ensure_default_account()
         .map_err(|e| anyhow::anyhow!(e.message))?
     {
@@ -134,6 +146,8 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let app = Arc::new(App {
         lake,
+        iam,
+        clock,
         max_skew: Duration::from_secs(args.max_clock_skew),
     });
     let router = axum::Router::new().fallback(handle).with_state(app);
@@ -221,6 +235,10 @@ async fn handle(
         _ => Protocol::AwsJson11,
     };
     let started = std::time::Instant::now();
+    // awsQuery: which service (IAM or STS) shapes the error document, and
+    // which action is logged.
+    let mut query_service = wire::QueryService::Iam;
+    let mut operation = operation_name(&route);
     let result = match to_bytes(body, MAX_BODY).await {
         Err(_) => Err(ApiError::new(
             ErrorCode::Validation,
@@ -239,7 +257,17 @@ async fn handle(
                 headers: &headers,
                 body: &bytes,
             };
-            match authenticate(&app, &signed, &route, peer) {
+            if matches!(route, Route::Query) {
+                if let Ok(form) = wire::QueryForm::parse(&bytes) {
+                    if let Ok(service) = wire::QueryService::for_form(&form, None) {
+                        query_service = service;
+                    }
+                    if let Ok(action) = form.action() {
+                        operation = format!("{}:{action}", query_service.signing_name());
+                    }
+                }
+            }
+            match authenticate(&app, &signed, &route, peer, &request_id) {
                 Err(e) => Err(e),
                 Ok(caller) => dispatch(&app, &caller, &route, &query, &bytes).await,
             }
@@ -251,13 +279,17 @@ async fn handle(
             if e.code.status() >= 500 {
                 tracing::error!(request_id, error = %e.message, "request failed");
             }
-            (wire::error_response(protocol, &e, &request_id), Some(e.code.as_str()))
+            let response = match protocol {
+                Protocol::AwsQuery => wire::query_error_response(query_service, &e, &request_id),
+                other => wire::error_response(other, &e, &request_id),
+            };
+            (response, Some(e.code.as_str()))
         }
     };
     tracing::info!(
         request_id,
         %peer,
-        operation = %operation_name(&route),
+        operation = %operation,
         status = response.status,
         error = code.unwrap_or(""),
         ms = started.elapsed().as_millis() as u64,
@@ -310,36 +342,36 @@ fn authenticate(
     req: &sigv4::Request<'_>,
     route: &Route,
     peer: SocketAddr,
+    request_id: &str,
 ) -> Result<Caller, ApiError> {
     let presented = sigv4::parse(req).map_err(|e| auth_error(route, &e))?;
-    let service = match route {
-        Route::PutAuditEvents => "cloudtrail-data",
-        Route::CloudTrail(_) | Route::Unknown => "cloudtrail",
-        Route::Query => presented.service.as_str(),
-    };
-    let lookup = app.lake.caller_for_key(&presented.access_key_id)?;
-    let Some((mut caller, secret)) = lookup else {
-        let code = if matches!(route, Route::Query) {
+    let query = matches!(route, Route::Query);
+    let invalid_token = || {
+        let code = if query {
             ErrorCode::QueryInvalidClientTokenId
         } else {
             ErrorCode::UnrecognizedClient
         };
-        return Err(ApiError::new(
-            code,
-            "The security token included in the request is invalid.",
-        ));
+        ApiError::new(code, "The security token included in the request is invalid.")
     };
-    presented
-        .check_scope(app.lake.region(), service)
-        .map_err(|e| auth_error(route, &e))?;
-    sigv4::verify(
-        req,
-        &presented,
-        &secret,
-        time::OffsetDateTime::now_utc(),
-        app.max_skew,
-    )
-    .map_err(|e| {
+    let Some(key) = app.iam.lookup_key(&presented.access_key_id)? else {
+        return Err(invalid_token());
+    };
+    match route {
+        Route::PutAuditEvents => presented.check_scope(app.lake.region(), "cloudtrail-data"),
+        Route::CloudTrail(_) | Route::Unknown => {
+            presented.check_scope(app.lake.region(), "cloudtrail")
+        }
+        // IAM is global: AWS signs it for us-east-1 whatever region the
+        // client uses; STS is regional.
+        Route::Query if presented.service == "iam" => presented
+            .check_scope(app.lake.region(), "iam")
+            .or_else(|_| presented.check_scope("us-east-1", "iam")),
+        Route::Query => presented.check_scope(app.lake.region(), "sts"),
+    }
+    .map_err(|e| auth_error(route, &e))?;
+    let now = (app.clock)();
+    sigv4::verify(req, &presented, &key.secret, now, app.max_skew).map_err(|e| {
         if let sigv4::Error::Mismatch {
             canonical_request, ..
         } = &e
@@ -348,7 +380,26 @@ fn authenticate(
         }
         auth_error(route, &e)
     })?;
+    if let Some(session) = &key.session {
+        match session.check(presented.security_token.as_deref(), now.unix_timestamp()) {
+            Ok(()) => {}
+            Err(iam::TokenProblem::Invalid) => return Err(invalid_token()),
+            Err(iam::TokenProblem::Expired) => {
+                let code = if query {
+                    ErrorCode::QueryExpiredToken
+                } else {
+                    ErrorCode::ExpiredTokenException
+                };
+                return Err(ApiError::new(
+                    code,
+                    "The security token included in the request is expired",
+                ));
+            }
+        }
+    }
+    let mut caller = key.caller;
     caller.source_ip = Some(peer.ip().to_string());
+    caller.request_id = request_id.to_string();
     Ok(caller)
 }
 
@@ -380,10 +431,7 @@ async fn dispatch(
     match route {
         Route::PutAuditEvents => put_audit_events(app, caller, query, body).await,
         Route::CloudTrail(op) => cloudtrail(app, caller, op, body).await,
-        Route::Query => Err(ApiError::new(
-            ErrorCode::QueryInvalidAction,
-            "Cairn does not serve the IAM and STS APIs yet: only CloudTrail (awsJson) and CloudTrail Data are available.",
-        )),
+        Route::Query => query_api(app, caller, body),
         Route::Unknown => Err(ApiError::new(
             ErrorCode::UnknownOperation,
             "Cairn did not recognise this request: CloudTrail calls are POST / with X-Amz-Target CloudTrail_20131101.<Operation>, CloudTrail Data calls are POST /PutAuditEvents?channelArn=….",
@@ -438,6 +486,107 @@ async fn put_audit_events(
         )
         .await?;
     Ok(wire::json_response(Protocol::RestJson1, &outcome.response))
+}
+
+/// IAM and STS: decode by `Version` and `Action`, run, encode as XML.
+fn query_api(app: &App, caller: &Caller, body: &[u8]) -> Result<WireResponse, ApiError> {
+    let form = wire::QueryForm::parse(body)?;
+    let service = wire::QueryService::for_form(&form, None)?;
+    let response = match service.decode(&form)? {
+        wire::QueryRequest::Iam(req) => wire::QueryResponse::Iam(iam_call(&app.iam, caller, req)?),
+        wire::QueryRequest::Sts(req) => wire::QueryResponse::Sts(sts_call(&app.iam, caller, req)?),
+    };
+    Ok(response.to_wire(&caller.request_id))
+}
+
+/// One arm per served operation: `Op => method` for operations with output,
+/// `Op => method;` in the second list for those without.
+macro_rules! query_operations {
+    ($svc:expr, $caller:expr, $req:expr, $module:ident,
+     { $( $op:ident => $method:ident ),* $(,)? }
+     { $( $uop:ident => $umethod:ident ),* $(,)? }) => {{
+        use wire::$module::{Request as Q, Response as R};
+        Ok(match $req {
+            $( Q::$op(input) => R::$op($svc.$method($caller, input)?), )*
+            $( Q::$uop(input) => { $svc.$umethod($caller, input)?; R::$uop } )*
+        })
+    }};
+}
+
+fn iam_call(iam: &iam::Iam, caller: &Caller, req: wire::iam::Request) -> Result<wire::iam::Response, ApiError> {
+    query_operations!(iam, caller, req, iam, {
+        CreateAccessKey => create_access_key,
+        CreateGroup => create_group,
+        CreatePolicy => create_policy,
+        CreatePolicyVersion => create_policy_version,
+        CreateRole => create_role,
+        CreateUser => create_user,
+        GetGroup => get_group,
+        GetGroupPolicy => get_group_policy,
+        GetPolicy => get_policy,
+        GetPolicyVersion => get_policy_version,
+        GetRole => get_role,
+        GetRolePolicy => get_role_policy,
+        GetUser => get_user,
+        GetUserPolicy => get_user_policy,
+        ListAccessKeys => list_access_keys,
+        ListAttachedGroupPolicies => list_attached_group_policies,
+        ListAttachedRolePolicies => list_attached_role_policies,
+        ListAttachedUserPolicies => list_attached_user_policies,
+        ListGroupPolicies => list_group_policies,
+        ListGroups => list_groups,
+        ListGroupsForUser => list_groups_for_user,
+        ListPolicies => list_policies,
+        ListPolicyVersions => list_policy_versions,
+        ListRolePolicies => list_role_policies,
+        ListRoleTags => list_role_tags,
+        ListRoles => list_roles,
+        ListUserPolicies => list_user_policies,
+        ListUserTags => list_user_tags,
+        ListUsers => list_users,
+        SimulateCustomPolicy => simulate_custom_policy,
+        SimulatePrincipalPolicy => simulate_principal_policy,
+    } {
+        AddUserToGroup => add_user_to_group,
+        AttachGroupPolicy => attach_group_policy,
+        AttachRolePolicy => attach_role_policy,
+        AttachUserPolicy => attach_user_policy,
+        DeleteAccessKey => delete_access_key,
+        DeleteGroup => delete_group,
+        DeleteGroupPolicy => delete_group_policy,
+        DeletePolicy => delete_policy,
+        DeletePolicyVersion => delete_policy_version,
+        DeleteRole => delete_role,
+        DeleteRolePermissionsBoundary => delete_role_permissions_boundary,
+        DeleteRolePolicy => delete_role_policy,
+        DeleteUser => delete_user,
+        DeleteUserPermissionsBoundary => delete_user_permissions_boundary,
+        DeleteUserPolicy => delete_user_policy,
+        DetachGroupPolicy => detach_group_policy,
+        DetachRolePolicy => detach_role_policy,
+        DetachUserPolicy => detach_user_policy,
+        PutGroupPolicy => put_group_policy,
+        PutRolePermissionsBoundary => put_role_permissions_boundary,
+        PutRolePolicy => put_role_policy,
+        PutUserPermissionsBoundary => put_user_permissions_boundary,
+        PutUserPolicy => put_user_policy,
+        RemoveUserFromGroup => remove_user_from_group,
+        SetDefaultPolicyVersion => set_default_policy_version,
+        TagRole => tag_role,
+        TagUser => tag_user,
+        UntagRole => untag_role,
+        UntagUser => untag_user,
+        UpdateAccessKey => update_access_key,
+        UpdateAssumeRolePolicy => update_assume_role_policy,
+    })
+}
+
+fn sts_call(iam: &iam::Iam, caller: &Caller, req: wire::sts::Request) -> Result<wire::sts::Response, ApiError> {
+    query_operations!(iam, caller, req, sts, {
+        AssumeRole => assume_role,
+        GetCallerIdentity => get_caller_identity,
+        GetSessionToken => get_session_token,
+    } {})
 }
 
 macro_rules! operations {

@@ -117,6 +117,22 @@ impl Lake {
         from_doc(&doc)
     }
 
+    /// Authorizes `action` on the channel `value` names, then resolves it.
+    fn authorized_channel(
+        &self,
+        caller: &Caller,
+        action: &str,
+        value: &str,
+    ) -> Result<Channel, ApiError> {
+        let Some((target, account, _)) = self.named_arn(caller, value, "channel") else {
+            return self.find_channel(caller, value);
+        };
+        let found = self.find_channel(caller, value);
+        let tags = found.as_ref().map(|c| c.tags.as_slice()).unwrap_or_default();
+        self.allow_in(caller, action, &target, &account, crate::authz::resource_tags(tags))?;
+        found
+    }
+
     /// Checks destinations and returns them with locations as EDS ARNs.
     fn resolve_destinations(
         &self,
@@ -169,6 +185,14 @@ impl Lake {
         caller: &Caller,
         input: CreateChannelRequest,
     ) -> Result<CreateChannelResponse, ApiError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let tags = input.tags.unwrap_or_default();
+        self.allow(
+            caller,
+            "cloudtrail:CreateChannel",
+            &arn::format(&self.region, &caller.account_id, "channel", &id),
+            crate::authz::request_tags(&tags),
+        )?;
         let _guard = self.control.lock().await;
         let source = input.source.unwrap_or_default();
         if source != "Custom" && !PARTNER_SOURCES.contains(&source.as_str()) {
@@ -177,7 +201,6 @@ impl Lake {
                 format!("Source '{source}' is not valid: use Custom for your own applications, or a partner source name ({}).", PARTNER_SOURCES.join(", ")),
             ));
         }
-        let tags = input.tags.unwrap_or_default();
         if tags.len() > 50 {
             return Err(err(
                 ErrorCode::TagsLimitExceeded,
@@ -215,7 +238,6 @@ impl Lake {
         }
         let destinations =
             self.resolve_destinations(caller, input.destinations.unwrap_or_default())?;
-        let id = uuid::Uuid::new_v4().to_string();
         let c = Channel {
             arn: arn::format(&self.region, &caller.account_id, "channel", &id),
             id,
@@ -243,7 +265,11 @@ impl Lake {
         caller: &Caller,
         input: GetChannelRequest,
     ) -> Result<GetChannelResponse, ApiError> {
-        let c = self.find_channel(caller, input.channel.as_deref().unwrap_or_default())?;
+        let c = self.authorized_channel(
+            caller,
+            "cloudtrail:GetChannel",
+            input.channel.as_deref().unwrap_or_default(),
+        )?;
         Ok(GetChannelResponse {
             channel_arn: Some(c.arn),
             name: Some(c.name),
@@ -263,6 +289,7 @@ impl Lake {
         caller: &Caller,
         input: ListChannelsRequest,
     ) -> Result<ListChannelsResponse, ApiError> {
+        self.allow(caller, "cloudtrail:ListChannels", "*", Default::default())?;
         let size = paging::page_size(input.max_results, 1000, 1000)?;
         let start = paging::offset("channels", input.next_token.as_deref())?;
         let all: Vec<wire::cloudtrail::Channel> = self
@@ -287,7 +314,11 @@ impl Lake {
         input: UpdateChannelRequest,
     ) -> Result<UpdateChannelResponse, ApiError> {
         let _guard = self.control.lock().await;
-        let mut c = self.find_channel(caller, input.channel.as_deref().unwrap_or_default())?;
+        let mut c = self.authorized_channel(
+            caller,
+            "cloudtrail:UpdateChannel",
+            input.channel.as_deref().unwrap_or_default(),
+        )?;
         if let Some(d) = input.destinations {
             c.destinations = self.resolve_destinations(caller, d)?;
         }
@@ -310,7 +341,11 @@ impl Lake {
         input: DeleteChannelRequest,
     ) -> Result<DeleteChannelResponse, ApiError> {
         let _guard = self.control.lock().await;
-        let c = self.find_channel(caller, input.channel.as_deref().unwrap_or_default())?;
+        let c = self.authorized_channel(
+            caller,
+            "cloudtrail:DeleteChannel",
+            input.channel.as_deref().unwrap_or_default(),
+        )?;
         self.meta
             .delete(KIND, &caller.account_id, &c.id)
             .map_err(storage)?;
@@ -322,7 +357,12 @@ impl Lake {
 
     /// The channel a resource-policy call names; AWS answers these errors
     /// with the Resource* codes, not the Channel* ones.
-    fn policy_channel(&self, caller: &Caller, resource_arn: &str) -> Result<Channel, ApiError> {
+    fn policy_channel(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource_arn: &str,
+    ) -> Result<Channel, ApiError> {
         let Some(a) = arn::parse(resource_arn) else {
             return Err(err(
                 ErrorCode::ResourceArnNotValid,
@@ -349,7 +389,16 @@ impl Lake {
                 ))
             }
         }
-        self.find_channel(caller, resource_arn).map_err(|_| {
+        let found = self.find_channel(caller, resource_arn);
+        let tags = found.as_ref().map(|c| c.tags.as_slice()).unwrap_or_default();
+        self.allow_in(
+            caller,
+            action,
+            resource_arn,
+            &a.account,
+            crate::authz::resource_tags(tags),
+        )?;
+        found.map_err(|_| {
             err(
                 ErrorCode::ResourceNotFound,
                 format!(
@@ -368,7 +417,7 @@ impl Lake {
     ) -> Result<PutResourcePolicyResponse, ApiError> {
         let _guard = self.control.lock().await;
         let resource_arn = input.resource_arn.unwrap_or_default();
-        let mut c = self.policy_channel(caller, &resource_arn)?;
+        let mut c = self.policy_channel(caller, "cloudtrail:PutResourcePolicy", &resource_arn)?;
         let document = input.resource_policy.unwrap_or_default();
         validate_channel_policy(&document, &c.arn)?;
         c.resource_policy = Some(document.clone());
@@ -386,7 +435,11 @@ impl Lake {
         caller: &Caller,
         input: GetResourcePolicyRequest,
     ) -> Result<GetResourcePolicyResponse, ApiError> {
-        let c = self.policy_channel(caller, input.resource_arn.as_deref().unwrap_or_default())?;
+        let c = self.policy_channel(
+            caller,
+            "cloudtrail:GetResourcePolicy",
+            input.resource_arn.as_deref().unwrap_or_default(),
+        )?;
         let policy = c.resource_policy.ok_or_else(|| {
             err(
                 ErrorCode::ResourcePolicyNotFound,
@@ -408,7 +461,11 @@ impl Lake {
     ) -> Result<DeleteResourcePolicyResponse, ApiError> {
         let _guard = self.control.lock().await;
         let mut c =
-            self.policy_channel(caller, input.resource_arn.as_deref().unwrap_or_default())?;
+            self.policy_channel(
+                caller,
+                "cloudtrail:DeleteResourcePolicy",
+                input.resource_arn.as_deref().unwrap_or_default(),
+            )?;
         if c.resource_policy.take().is_none() {
             return Err(err(
                 ErrorCode::ResourcePolicyNotFound,

@@ -276,8 +276,30 @@ impl Lake {
         from_doc(&doc)
     }
 
-    fn find_active_store(&self, caller: &Caller, value: &str) -> Result<Store, ApiError> {
-        let s = self.find_store(caller, value)?;
+    /// Authorizes `action` on the event data store `value` names, then
+    /// resolves it (see [`crate::authz`] for the order).
+    pub(crate) fn authorized_store(
+        &self,
+        caller: &Caller,
+        action: &str,
+        value: &str,
+    ) -> Result<Store, ApiError> {
+        let Some((target, account, _)) = self.named_arn(caller, value, "eventdatastore") else {
+            return self.find_store(caller, value);
+        };
+        let found = self.find_store(caller, value);
+        let tags = found.as_ref().map(|s| s.tags.as_slice()).unwrap_or_default();
+        self.allow_in(caller, action, &target, &account, crate::authz::resource_tags(tags))?;
+        found
+    }
+
+    fn find_active_store(
+        &self,
+        caller: &Caller,
+        action: &str,
+        value: &str,
+    ) -> Result<Store, ApiError> {
+        let s = self.authorized_store(caller, action, value)?;
         if s.status == "PENDING_DELETION" {
             return Err(invalid(
                 ErrorCode::InactiveEventDataStore,
@@ -293,11 +315,18 @@ impl Lake {
         caller: &Caller,
         input: CreateEventDataStoreRequest,
     ) -> Result<CreateEventDataStoreResponse, ApiError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let tags = input.tags_list.unwrap_or_default();
+        self.allow(
+            caller,
+            "cloudtrail:CreateEventDataStore",
+            &arn::format(&self.region, &caller.account_id, "eventdatastore", &id),
+            crate::authz::request_tags(&tags),
+        )?;
         let _guard = self.control.lock().await;
         unsupported_options(input.organization_enabled, input.kms_key_id.as_ref())?;
         let selectors = input.advanced_event_selectors.unwrap_or_default();
         validate_selectors(&selectors)?;
-        let tags = input.tags_list.unwrap_or_default();
         validate_tags(&tags)?;
         let billing_mode = input.billing_mode.unwrap_or_else(|| EXTENDABLE.into());
         let retention_period = retention(&billing_mode, input.retention_period)?;
@@ -319,7 +348,6 @@ impl Lake {
                 ),
             ));
         }
-        let id = uuid::Uuid::new_v4().to_string();
         let now = epoch(self.now());
         let s = Store {
             arn: arn::format(&self.region, &caller.account_id, "eventdatastore", &id),
@@ -365,8 +393,8 @@ impl Lake {
         caller: &Caller,
         input: GetEventDataStoreRequest,
     ) -> Result<GetEventDataStoreResponse, ApiError> {
-        let s = self.find_store(
-            caller,
+        let s = self.authorized_store(
+            caller, "cloudtrail:GetEventDataStore",
             input.event_data_store.as_deref().unwrap_or_default(),
         )?;
         Ok(get_response(s))
@@ -378,6 +406,7 @@ impl Lake {
         caller: &Caller,
         input: ListEventDataStoresRequest,
     ) -> Result<ListEventDataStoresResponse, ApiError> {
+        self.allow(caller, "cloudtrail:ListEventDataStores", "*", Default::default())?;
         let size = paging::page_size(input.max_results, 1000, 1000)?;
         let start = paging::offset("eds", input.next_token.as_deref())?;
         let all: Vec<EventDataStore> = self
@@ -400,7 +429,7 @@ impl Lake {
     ) -> Result<UpdateEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
         let mut s = self.find_active_store(
-            caller,
+            caller, "cloudtrail:UpdateEventDataStore",
             input.event_data_store.as_deref().unwrap_or_default(),
         )?;
         let nothing = input.name.is_none()
@@ -476,7 +505,7 @@ impl Lake {
     ) -> Result<DeleteEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
         let mut s = self.find_active_store(
-            caller,
+            caller, "cloudtrail:DeleteEventDataStore",
             input.event_data_store.as_deref().unwrap_or_default(),
         )?;
         if s.termination_protection_enabled {
@@ -517,8 +546,8 @@ impl Lake {
         input: RestoreEventDataStoreRequest,
     ) -> Result<RestoreEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
-        let mut s = self.find_store(
-            caller,
+        let mut s = self.authorized_store(
+            caller, "cloudtrail:RestoreEventDataStore",
             input.event_data_store.as_deref().unwrap_or_default(),
         )?;
         if s.status != "PENDING_DELETION" {

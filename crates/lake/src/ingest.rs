@@ -5,7 +5,7 @@ use crate::arn::{self, Named};
 use crate::channels::{Channel, PUT_AUDIT_EVENTS};
 use crate::records::{check_event, stored_record, EventError};
 use crate::{epoch, from_doc, storage, to_doc, Caller, Lake};
-use iam_policy::{evaluate, Context, NamedPolicy, Policy, PolicyType, Request};
+use iam_policy::{NamedPolicy, Policy, PolicyType, Side};
 use std::collections::HashSet;
 use wire::cloudtrail::IngestionStatus;
 use wire::cloudtrail_data::{
@@ -127,6 +127,12 @@ impl Lake {
         Ok(())
     }
 
+    /// Who may send to a channel. The channel policy is the resource policy;
+    /// the caller's identity policies (and boundary, session policies) are
+    /// the identity side. A caller from another account that the channel
+    /// policy does not let in, or that the policy denies, is
+    /// ChannelInsufficientPermission; a caller of the owner account whose own
+    /// policies do not allow it is AccessDeniedException, as AWS answers.
     fn authorize_put(
         &self,
         caller: &Caller,
@@ -142,51 +148,54 @@ impl Lake {
             })?),
             None => None,
         };
-        let now = self.now();
-        let mut context = Context::new()
-            .with("aws:CurrentTime", crate::records::format_time(now))
-            .with("aws:EpochTime", now.unix_timestamp().to_string())
-            .with("aws:RequestedRegion", self.region.clone())
-            .with("aws:SecureTransport", "false");
-        if let Some(ip) = &caller.source_ip {
-            context = context.with("aws:SourceIp", ip.clone());
-        }
+        let mut context = crate::authz::resource_tags(&channel.tags);
         if let Some(x) = external_id {
             context = context.with("cloudtrail:ExternalId", x);
         }
-        let request = Request {
-            principal: &caller.principal,
+        let access = iam::Access {
             action: PUT_AUDIT_EVENTS,
             resource: &channel.arn,
             resource_account: &channel.account,
-            context: &context,
+            resource_policy: policy.as_ref().map(|p| NamedPolicy {
+                name: "channel resource policy",
+                policy: p,
+            }),
+            context,
         };
-        let resource = policy.as_ref().map(|p| NamedPolicy {
-            name: "channel resource policy",
-            policy: p,
-        });
-        let decision = evaluate(&request, &[], resource);
-        if decision.is_allowed() {
+        let Err(denied) = self.iam.authorize(caller, access) else {
             return Ok(());
-        }
-        tracing::info!(
-            caller = %caller.principal.arn,
-            channel = %channel.arn,
-            explanation = %serde_json::to_string(&decision.explanation).unwrap_or_default(),
-            "PutAuditEvents denied"
-        );
-        let hint = if caller.account_id == channel.account {
-            "Remove or narrow the Deny statement in the channel's resource policy (aws cloudtrail get-resource-policy shows it)."
-        } else {
-            "The channel owner must allow it with aws cloudtrail put-resource-policy: a statement with Effect Allow, Principal {\"AWS\": \"<your account id or principal ARN>\"}, Action cloudtrail-data:PutAuditEvents and Resource the channel ARN; when that statement has a cloudtrail:ExternalId condition, pass the same value with --external-id."
         };
-        Err(err(
-            ErrorCode::ChannelInsufficientPermission,
-            format!(
-                "Account {} (principal {}) is not allowed to call PutAuditEvents on channel {} owned by account {}. {} {hint}",
-                caller.account_id, caller.principal.arn, channel.arn, channel.account, decision
-            ),
-        ))
+        let by_channel_policy = denied
+            .decision
+            .explanation
+            .deciding
+            .as_ref()
+            .is_some_and(|d| d.side == Side::Resource);
+        let same_account = caller.account_id == channel.account;
+        if same_account && !by_channel_policy {
+            return Err(self.access_denied(caller, &denied));
+        }
+        let hint = denied.hint.clone().unwrap_or_else(|| {
+            if same_account {
+                "Remove or narrow the Deny statement in the channel's resource policy (aws cloudtrail get-resource-policy shows it).".to_string()
+            } else {
+                "The channel owner must allow it with aws cloudtrail put-resource-policy: a statement with Effect Allow, Principal {\"AWS\": \"<your account id or principal ARN>\"}, Action cloudtrail-data:PutAuditEvents and Resource the channel ARN; when that statement has a cloudtrail:ExternalId condition, pass the same value with --external-id.".to_string()
+            }
+        });
+        let mut message = format!(
+            "Account {} (principal {}) is not allowed to call PutAuditEvents on channel {} owned by account {}. {} {hint}",
+            caller.account_id, caller.principal.arn, channel.arn, channel.account, denied.decision
+        );
+        if !caller.request_id.is_empty() {
+            message.push_str(&format!(" (cairn explain {} shows why.)", caller.request_id));
+        }
+        self.iam.record_denial(
+            caller,
+            &denied,
+            ErrorCode::ChannelInsufficientPermission.as_str(),
+            &message,
+        );
+        Err(err(ErrorCode::ChannelInsufficientPermission, message))
     }
 
     async fn ingest_into(

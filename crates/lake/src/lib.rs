@@ -1,5 +1,6 @@
-//! The CloudTrail Lake domain: accounts, event data stores, channels and
-//! their resource policies, ingestion (PutAuditEvents) and queries.
+//! The CloudTrail Lake domain: event data stores, channels and their
+//! resource policies, ingestion (PutAuditEvents) and queries. Who the
+//! caller is and what it may do is the `iam` crate's answer.
 //!
 //! Operations are plain async functions over the generated wire types and
 //! the storage interfaces; they know nothing of HTTP. Every error is an
@@ -7,8 +8,8 @@
 //! wrong and what to do.
 #![warn(missing_docs)]
 
-mod accounts;
 mod arn;
+mod authz;
 mod channels;
 mod eds;
 mod ingest;
@@ -16,7 +17,7 @@ mod paging;
 mod queries;
 mod records;
 
-pub use accounts::{create_account, Caller, NewAccount};
+pub use iam::Caller;
 pub use ingest::IngestOutcome;
 
 use std::path::PathBuf;
@@ -52,12 +53,12 @@ impl Default for Quotas {
     }
 }
 
-/// The source of "now"; replaceable in tests.
-pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+pub use iam::Clock;
 
 /// The service: one per process.
 pub struct Lake {
     meta: Arc<dyn Metadata>,
+    iam: Arc<iam::Iam>,
     log: IngestLog,
     region: String,
     quotas: Quotas,
@@ -71,9 +72,11 @@ pub struct Lake {
 }
 
 impl Lake {
-    /// A service over the given stores. `results_dir` keeps query results.
+    /// A service over the given stores, authorizing with `iam` (which must
+    /// share `meta`). `results_dir` keeps query results.
     pub fn new(
         meta: Arc<dyn Metadata>,
+        iam: Arc<iam::Iam>,
         log: IngestLog,
         region: &str,
         quotas: Quotas,
@@ -84,6 +87,7 @@ impl Lake {
             .map_err(|e| internal(format!("cannot create {}: {e}", results_dir.display())))?;
         let lake = Self {
             meta,
+            iam,
             log,
             region: region.to_string(),
             query_slots: Arc::new(tokio::sync::Semaphore::new(quotas.query_workers.max(1))),

@@ -7,7 +7,7 @@
 //! are marked FAILED at the next start.
 
 use crate::ingest::LoggedEvent;
-use crate::{epoch, from_doc, paging, storage, to_doc, Caller, Lake};
+use crate::{arn, epoch, from_doc, paging, storage, to_doc, Caller, Lake};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use wire::cloudtrail::*;
@@ -53,19 +53,37 @@ fn is_terminal(status: &str) -> bool {
 }
 
 impl Lake {
-    fn load_query(&self, caller: &Caller, id: Option<&str>) -> Result<QueryState, ApiError> {
+    /// The query `id` after authorizing `action` on the event data stores
+    /// it reads (on all of the account's stores when there is no such query).
+    fn load_query(
+        &self,
+        caller: &Caller,
+        action: &str,
+        id: Option<&str>,
+    ) -> Result<QueryState, ApiError> {
         let id = id.unwrap_or_default();
         let doc = self
             .meta
             .get(KIND, &caller.account_id, &id.to_ascii_lowercase())
-            .map_err(storage)?
-            .ok_or_else(|| {
-                err(
-                    ErrorCode::QueryIdNotFound,
-                    format!("Query {id} was not found in account {}.", caller.account_id),
-                )
-            })?;
-        from_doc(&doc)
+            .map_err(storage)?;
+        let q: Option<QueryState> = doc.as_deref().map(from_doc).transpose()?;
+        let targets: Vec<String> = match &q {
+            Some(q) => q
+                .eds
+                .iter()
+                .map(|e| arn::format(&self.region, &caller.account_id, "eventdatastore", e))
+                .collect(),
+            None => vec![arn::format(&self.region, &caller.account_id, "eventdatastore", "*")],
+        };
+        for target in &targets {
+            self.allow(caller, action, target, Default::default())?;
+        }
+        q.ok_or_else(|| {
+            err(
+                ErrorCode::QueryIdNotFound,
+                format!("Query {id} was not found in account {}.", caller.account_id),
+            )
+        })
     }
 
     fn save_query(&self, q: &QueryState) -> Result<(), ApiError> {
@@ -126,7 +144,7 @@ impl Lake {
             .map_err(|e| err(ErrorCode::InvalidQueryStatement, e.to_string()))?;
         let mut eds = Vec::new();
         for id in &prepared.tables {
-            let s = self.find_store(caller, id)?;
+            let s = self.authorized_store(caller, "cloudtrail:StartQuery", id)?;
             if s.status == "PENDING_DELETION" {
                 return Err(err(
                     ErrorCode::InactiveEventDataStore,
@@ -319,7 +337,7 @@ impl Lake {
         if input.query_id.is_none() {
             return Err(err(ErrorCode::InvalidParameter, "QueryId is required."));
         }
-        let q = self.load_query(caller, input.query_id.as_deref())?;
+        let q = self.load_query(caller, "cloudtrail:DescribeQuery", input.query_id.as_deref())?;
         Ok(DescribeQueryResponse {
             query_id: Some(q.id),
             query_string: Some(q.statement),
@@ -346,7 +364,7 @@ impl Lake {
         input: GetQueryResultsRequest,
     ) -> Result<GetQueryResultsResponse, ApiError> {
         let size = paging::page_size(input.max_query_results, 1000, 1000)?;
-        let q = self.load_query(caller, input.query_id.as_deref())?;
+        let q = self.load_query(caller, "cloudtrail:GetQueryResults", input.query_id.as_deref())?;
         let list = format!("results-{}", &q.id[..8.min(q.id.len())]);
         let start = paging::offset(&list, input.next_token.as_deref())?;
         let stats = |results: i64| QueryStatistics {
@@ -413,8 +431,9 @@ impl Lake {
         caller: &Caller,
         input: ListQueriesRequest,
     ) -> Result<ListQueriesResponse, ApiError> {
-        let s = self.find_store(
+        let s = self.authorized_store(
             caller,
+            "cloudtrail:ListQueries",
             input.event_data_store.as_deref().unwrap_or_default(),
         )?;
         let size = paging::page_size(input.max_results, 1000, 1000)?;
@@ -459,7 +478,7 @@ impl Lake {
         input: CancelQueryRequest,
     ) -> Result<CancelQueryResponse, ApiError> {
         let _guard = self.control.lock().await;
-        let mut q = self.load_query(caller, input.query_id.as_deref())?;
+        let mut q = self.load_query(caller, "cloudtrail:CancelQuery", input.query_id.as_deref())?;
         if is_terminal(&q.status) {
             return Err(err(
                 ErrorCode::InactiveQuery,

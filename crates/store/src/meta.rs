@@ -48,6 +48,14 @@ pub trait Metadata: Send + Sync {
     fn accounts(&self) -> Result<Vec<Account>>;
     /// Looks up an access key by id.
     fn access_key(&self, access_key_id: &str) -> Result<Option<AccessKey>>;
+    /// Adds a long-term access key; `Conflict` when the id is taken.
+    fn insert_access_key(&self, key: &AccessKey) -> Result<()>;
+    /// The access keys of one principal, oldest first.
+    fn access_keys_of(&self, principal_arn: &str) -> Result<Vec<AccessKey>>;
+    /// Sets a key's status (`Active`/`Inactive`); false when there is no such key.
+    fn set_access_key_status(&self, access_key_id: &str, status: &str) -> Result<bool>;
+    /// Deletes a key; false when there was none.
+    fn delete_access_key(&self, access_key_id: &str) -> Result<bool>;
     /// Inserts a new resource document; `Conflict` when the id or the name is taken.
     fn insert(
         &self,
@@ -68,6 +76,9 @@ pub trait Metadata: Send + Sync {
     ) -> Result<bool>;
     /// One document.
     fn get(&self, kind: &str, account: &str, id: &str) -> Result<Option<String>>;
+    /// A document by its unique name in an account, with its id.
+    fn get_by_name(&self, kind: &str, account: &str, name: &str)
+        -> Result<Option<(String, String)>>;
     /// A document by id in any account, with its account.
     fn find(&self, kind: &str, id: &str) -> Result<Option<(String, String)>>;
     /// Every document of a kind in an account, oldest first.
@@ -106,6 +117,7 @@ CREATE TABLE IF NOT EXISTS resources (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS resources_by_name ON resources(kind, account_id, name) WHERE name IS NOT NULL;
 CREATE INDEX IF NOT EXISTS resources_by_account ON resources(kind, account_id, seq);
+CREATE INDEX IF NOT EXISTS access_keys_by_principal ON access_keys(principal_arn);
 ";
 
 fn conflict_or(e: rusqlite::Error, what: &str) -> Error {
@@ -208,6 +220,55 @@ impl Metadata for SqliteMetadata {
         })
     }
 
+    fn insert_access_key(&self, key: &AccessKey) -> Result<()> {
+        self.with(|conn| {
+            conn.execute(
+                "INSERT INTO access_keys VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    key.access_key_id,
+                    key.secret_access_key,
+                    key.account_id,
+                    key.principal_arn,
+                    key.status,
+                    key.created_at
+                ],
+            )
+            .map_err(|e| conflict_or(e, &format!("access key {}", key.access_key_id)))?;
+            Ok(())
+        })
+    }
+
+    fn access_keys_of(&self, principal_arn: &str) -> Result<Vec<AccessKey>> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT access_key_id, secret_access_key, account_id, principal_arn, status, created_at
+                 FROM access_keys WHERE principal_arn = ?1 ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map([principal_arn], row_to_key)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    fn set_access_key_status(&self, access_key_id: &str, status: &str) -> Result<bool> {
+        self.with(|conn| {
+            let n = conn.execute(
+                "UPDATE access_keys SET status = ?2 WHERE access_key_id = ?1",
+                params![access_key_id, status],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    fn delete_access_key(&self, access_key_id: &str) -> Result<bool> {
+        self.with(|conn| {
+            let n = conn.execute(
+                "DELETE FROM access_keys WHERE access_key_id = ?1",
+                [access_key_id],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
     fn insert(
         &self,
         kind: &str,
@@ -252,6 +313,23 @@ impl Metadata for SqliteMetadata {
                     "SELECT doc FROM resources WHERE kind = ?1 AND account_id = ?2 AND id = ?3",
                     params![kind, account, id],
                     |r| r.get(0),
+                )
+                .optional()?)
+        })
+    }
+
+    fn get_by_name(
+        &self,
+        kind: &str,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<(String, String)>> {
+        self.with(|conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT id, doc FROM resources WHERE kind = ?1 AND account_id = ?2 AND name = ?3",
+                    params![kind, account, name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?)
         })
@@ -323,8 +401,53 @@ mod tests {
             m.get("channel", "1", "a").unwrap().as_deref(),
             Some("{\"x\":1}")
         );
+        assert_eq!(
+            m.get_by_name("channel", "2", "n").unwrap(),
+            Some(("c".to_string(), "{}".to_string()))
+        );
+        assert!(m.get_by_name("channel", "3", "n").unwrap().is_none());
         assert!(m.delete("channel", "1", "a").unwrap());
         assert!(!m.delete("channel", "1", "a").unwrap());
+    }
+
+    #[test]
+    fn access_keys_of_a_principal() {
+        let (_d, m) = store();
+        let acct = Account {
+            id: "111122223333".into(),
+            name: "default".into(),
+            created_at: "t".into(),
+        };
+        let key = |id: &str, arn: &str| AccessKey {
+            access_key_id: id.into(),
+            secret_access_key: "s".into(),
+            account_id: acct.id.clone(),
+            principal_arn: arn.into(),
+            status: "Active".into(),
+            created_at: "t".into(),
+        };
+        let alice = "arn:aws:iam::111122223333:user/alice";
+        m.insert_account(&acct, &key("AKIAROOT", "arn:aws:iam::111122223333:root"))
+            .unwrap();
+        m.insert_access_key(&key("AKIA1", alice)).unwrap();
+        m.insert_access_key(&key("AKIA2", alice)).unwrap();
+        assert!(matches!(
+            m.insert_access_key(&key("AKIA2", alice)),
+            Err(Error::Conflict(_))
+        ));
+        let ids: Vec<_> = m
+            .access_keys_of(alice)
+            .unwrap()
+            .into_iter()
+            .map(|k| k.access_key_id)
+            .collect();
+        assert_eq!(ids, ["AKIA1", "AKIA2"]);
+        assert!(m.set_access_key_status("AKIA1", "Inactive").unwrap());
+        assert_eq!(m.access_key("AKIA1").unwrap().unwrap().status, "Inactive");
+        assert!(!m.set_access_key_status("AKIA9", "Inactive").unwrap());
+        assert!(m.delete_access_key("AKIA2").unwrap());
+        assert!(!m.delete_access_key("AKIA2").unwrap());
+        assert_eq!(m.access_keys_of(alice).unwrap().len(), 1);
     }
 
     #[test]

@@ -32,7 +32,9 @@ include!("generated/query_errors.rs");
 with_query_model_codes! {
     // Common to the JSON services.
     AccessDenied = "AccessDeniedException", 403;
-    ExpiredTokenException = "ExpiredTokenException", 403;
+    // An expired session token on a JSON service: 400, as DynamoDB answers
+    // and SDKs expect (botocore and the Rust SDK refresh credentials on it).
+    ExpiredTokenException = "ExpiredTokenException", 400;
     IncompleteSignature = "IncompleteSignatureException", 400;
     InternalFailure = "InternalFailure", 500;
     InvalidSignature = "InvalidSignatureException", 403;
@@ -56,7 +58,7 @@ with_query_model_codes! {
     QueryValidationError = "ValidationError", 400;
     QueryAccessDenied = "AccessDenied", 403;
     // An expired session token, as IAM (and STS for its callers) reports it;
-    // the JSON services say `ExpiredTokenException` (403), and STS's model
+    // the JSON services say `ExpiredTokenException` (400), and STS's model
     // has an `ExpiredTokenException` of its own (400, StsExpiredTokenException).
     QueryExpiredToken = "ExpiredToken", 403;
     // cloudtrail-data (restJson1): bare shape names, all 400.

@@ -1,23 +1,9 @@
-//! Accounts, their root access keys, and who is calling.
+//! Accounts and their root access keys.
 
-use crate::{storage, Lake};
-use iam_policy::Principal;
+use crate::{iso, random_from, storage, Iam};
 use rand::Rng;
 use store::{AccessKey, Account};
 use wire::{ApiError, ErrorCode};
-
-/// The authenticated caller of one request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// The caller's account.
-    pub account_id: String,
-    /// The principal, for policy evaluation.
-    pub principal: Principal,
-    /// The access key the request was signed with.
-    pub access_key_id: String,
-    /// The client's address, for `aws:SourceIp`.
-    pub source_ip: Option<String>,
-}
 
 /// A newly created account and its root credentials (shown once).
 #[derive(Debug, Clone, serde::Serialize)]
@@ -31,17 +17,19 @@ pub struct NewAccount {
     pub secret_access_key: String,
 }
 
-const KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn random_from(alphabet: &[u8], n: usize) -> String {
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
-        .collect()
+/// A new access key id with `prefix` (`AKIA` long-term, `ASIA` temporary).
+pub(crate) fn new_access_key_id(prefix: &str) -> String {
+    format!("{prefix}{}", random_from(crate::UPPER_DIGITS, 16))
 }
 
-impl Lake {
+/// A new 40-character secret access key.
+pub(crate) fn new_secret() -> String {
+    random_from(SECRET_ALPHABET, 40)
+}
+
+impl Iam {
     /// Creates an account named `name` with a root access key.
     pub fn create_account(&self, name: &str) -> Result<NewAccount, ApiError> {
         create_account(self.meta.as_ref(), name, &self.now())
@@ -53,30 +41,6 @@ impl Lake {
             return self.create_account("default").map(Some);
         }
         Ok(None)
-    }
-
-    /// The caller behind an access key, with its secret, if the key is known and active.
-    pub fn caller_for_key(
-        &self,
-        access_key_id: &str,
-    ) -> Result<Option<(Caller, String)>, ApiError> {
-        let Some(key) = self.meta.access_key(access_key_id).map_err(storage)? else {
-            return Ok(None);
-        };
-        if key.status != "Active" {
-            return Ok(None);
-        }
-        let principal = Principal::from_arn(&key.principal_arn)
-            .unwrap_or_else(|| Principal::root(&key.account_id));
-        Ok(Some((
-            Caller {
-                account_id: key.account_id,
-                principal,
-                access_key_id: key.access_key_id,
-                source_ip: None,
-            },
-            key.secret_access_key,
-        )))
     }
 }
 
@@ -108,9 +72,7 @@ pub fn create_account(
             format!("An account named '{name}' already exists: choose another name."),
         ));
     }
-    let created_at = now
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let created_at = iso(*now);
     // Retry on the (unlikely) collision of a random id or key.
     for _ in 0..8 {
         let first = rand::rng().random_range(1..=9u8);
@@ -121,8 +83,8 @@ pub fn create_account(
             created_at: created_at.clone(),
         };
         let key = AccessKey {
-            access_key_id: format!("AKIA{}", random_from(KEY_ALPHABET, 16)),
-            secret_access_key: random_from(SECRET_ALPHABET, 40),
+            access_key_id: new_access_key_id("AKIA"),
+            secret_access_key: new_secret(),
             account_id: id.clone(),
             principal_arn: format!("arn:aws:iam::{id}:root"),
             status: "Active".into(),
