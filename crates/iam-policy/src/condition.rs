@@ -635,6 +635,72 @@ mod tests {
     }
 
     #[test]
+    fn audit_fixes() {
+        let empty = Context::new();
+        // ForAnyValue is false for a missing key whatever the operator.
+        assert!(!check(
+            "ForAnyValue:StringNotEquals",
+            "aws:TagKeys",
+            &["x"],
+            &empty
+        ));
+        assert!(!check(
+            "ForAnyValue:StringNotLike",
+            "aws:TagKeys",
+            &["x*"],
+            &empty
+        ));
+        assert!(check(
+            "ForAnyValue:StringNotEqualsIfExists",
+            "aws:TagKeys",
+            &["x"],
+            &empty
+        ));
+        assert!(check(
+            "ForAllValues:StringNotEquals",
+            "aws:TagKeys",
+            &["x"],
+            &empty
+        ));
+        // An empty string is an empty data set for set operators only.
+        let blank = Context::new().with("aws:TagKeys", "");
+        assert!(check(
+            "ForAllValues:StringEquals",
+            "aws:TagKeys",
+            &["x"],
+            &blank
+        ));
+        assert!(!check(
+            "ForAnyValue:StringEquals",
+            "aws:TagKeys",
+            &["x"],
+            &blank
+        ));
+        assert!(check("StringEquals", "aws:TagKeys", &[""], &blank));
+        assert!(check("Null", "aws:TagKeys", &["false"], &blank));
+        // Variables: string, ARN and Bool operators only.
+        let ctx = Context::new()
+            .with("k:n", "5")
+            .with("k:m", "5")
+            .with("k:b", "true")
+            .with("aws:SourceIp", "203.0.113.9")
+            .with("k:net", "203.0.113.0/24");
+        assert!(!check("NumericEquals", "k:n", &["${k:m}"], &ctx));
+        assert!(check("Bool", "k:b", &["${k:b}"], &ctx));
+        assert!(!check("IpAddress", "aws:SourceIp", &["${k:net}"], &ctx));
+        assert!(check("StringEquals", "k:n", &["${k:m}"], &ctx));
+        // ArnLike with a trailing `*` over the remaining segments.
+        let arn = Context::new().with("aws:SourceArn", "arn:aws:s3:::bucket/key");
+        assert!(check("ArnLike", "aws:SourceArn", &["arn:aws:s3:*"], &arn));
+        assert!(!check("ArnLike", "aws:SourceArn", &["arn:aws:sqs:*"], &arn));
+        assert!(!check("ArnLike", "aws:SourceArn", &["arn:aws:s3"], &arn));
+        // The miss carries the request's values.
+        let m = eval(&cond("StringEquals", "k:n", &["6"]), &ctx, true).unwrap_err();
+        assert_eq!(m.actual, Some(vec!["5".to_string()]));
+        assert_eq!(m.operator, "StringEquals");
+    }
+
+    #[test]
     fn variables_in_conditions() {
         let ctx = Context::new()
             .with("aws:username", "alice")

@@ -399,6 +399,16 @@ impl fmt::Display for Decision {
         for n in &e.notes {
             write!(f, " {n}")?;
         }
+        // Warnings about Allow statements of the sides that did not allow.
+        let mut shown: Vec<&str> = Vec::new();
+        for w in &e.warnings {
+            let relevant = w.warning.effect == StatementEffect::Allow
+                && e.missing.iter().any(|m| m.side == w.side);
+            if relevant && shown.len() < 3 && !shown.contains(&w.warning.message.as_str()) {
+                shown.push(&w.warning.message);
+                write!(f, " Note: {}", w.warning.message)?;
+            }
+        }
         Ok(())
     }
 }

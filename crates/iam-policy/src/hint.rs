@@ -183,10 +183,14 @@ impl Explanation {
                 Some(format!("{subject} {requires}; {had}."))
             }
             MissCause::Principal { named, negated } => {
+                let caller = if self.principal == "*" {
+                    "an anonymous caller".to_string()
+                } else {
+                    self.principal.clone()
+                };
                 if *negated {
                     return Some(format!(
-                        "{stmt} of {policy} excludes {} with NotPrincipal.",
-                        self.principal
+                        "{stmt} of {policy} excludes {caller} with NotPrincipal."
                     ));
                 }
                 let accounts: Vec<&str> = named.iter().filter_map(|n| root_account(n)).collect();
@@ -206,10 +210,9 @@ impl Explanation {
                     ))
                 } else {
                     Some(format!(
-                        "{} allows principal {}, not {}.",
+                        "{} allows principal {}, not {caller}.",
                         capitalize(&policy),
-                        shown.join(", "),
-                        self.principal
+                        shown.join(", ")
                     ))
                 }
             }

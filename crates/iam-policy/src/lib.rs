@@ -18,29 +18,43 @@
 //! # Matching
 //! * Actions are matched case-insensitively with `*` and `?`
 //!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html>).
-//! * Resource ARNs are matched case-sensitively with `*` and `?`; `*` may span
-//!   colons (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html>).
+//! * Resource ARNs are matched case-sensitively with `*` and `?` within the
+//!   colon-separated segments; a `*` that ends a segment may run past colons,
+//!   and in the resource part (after the fifth colon) `*` and `?` match
+//!   anything (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html>).
 //! * Principals (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html>):
 //!   `"*"`/`{"AWS":"*"}` is everyone; an account id or `…:root` names the
 //!   account (it *delegates* to that account's own policies); a user, role,
 //!   or role-session ARN names that identity (a role ARN matches its sessions);
 //!   `{"Service": …}` a service. `NotPrincipal` excludes a caller only when every
 //!   identity of its chain (account, role, session/user) is listed
-//!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html>).
+//!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notprincipal.html>);
+//!   a `NotPrincipal` Deny always applies to a caller with a permissions
+//!   boundary (<https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html>).
 //! * Conditions (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html>):
 //!   all operators of a block and all keys of an operator must hold (AND); the
 //!   values of one key are alternatives (OR); negated operators (`…Not…`,
 //!   `NotIpAddress`) hold when no value matches (NOR). A key missing from the
-//!   request makes positive operators false, negated ones true, `…IfExists` true,
-//!   `ForAllValues:` true, `ForAnyValue:` false; `Null` tests presence
-//!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_multi-value-conditions.html>).
+//!   request makes positive operators false, negated ones true, `…IfExists` true;
+//!   `ForAllValues:` is true and `ForAnyValue:` false for a missing key or an
+//!   empty set, whatever the operator; `Null` tests presence
+//!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html>).
 //!   Key names are case-insensitive; values are case-sensitive except with
-//!   `…IgnoreCase` and `Bool`.
-//! * Policy variables `${aws:username}`, `${aws:PrincipalTag/k}`, any request
-//!   key, `${*}`, `${?}`, `${$}` and defaults `${key, 'default'}` are substituted
-//!   in `Resource` and condition values under `2012-10-17` only; an unresolvable
-//!   variable makes that value match nothing
+//!   `…IgnoreCase` and `Bool`. IP operators take IPv4 and IPv6 addresses and
+//!   CIDR blocks (a bare address is `/32` or `/128`); `Arn…` operators match
+//!   segment by segment; dates are ISO 8601 or epoch seconds.
+//! * Policy variables `${aws:username}`, `${aws:PrincipalTag/k}`, any
+//!   single-valued request key, `${*}`, `${?}`, `${$}` and defaults
+//!   `${key, 'default'}` are substituted under `2012-10-17` only: in
+//!   `Resource`/`NotResource` after the fifth colon, and in the values of
+//!   string, ARN and `Bool` operators (not numeric, date, binary, IP or
+//!   `Null`). An unresolvable variable makes that value match nothing
+//!   (negated operators then hold)
 //!   (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html>).
+//! * The request's condition keys come from the caller ([`Context`], with
+//!   builders for the global keys: [`Context::with_current_time`],
+//!   [`Context::with_source_ip`], …); the engine adds the principal's keys
+//!   ([`Context::for_principal`]) and `aws:ResourceAccount` itself.
 //!
 //! # Evaluation
 //! Following <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html>
@@ -50,9 +64,9 @@
 //! 2. Same account: the root user is allowed; otherwise allowed when an identity
 //!    policy allows *and* the permissions boundary and session policies (when
 //!    present) allow, or when the resource policy allows the caller by its own
-//!    ARN (not limited by boundary/session policies), or by its role or `*`
-//!    (limited by them). A resource policy naming only the account grants nothing
-//!    by itself.
+//!    ARN or by `*` (not limited by the boundary or session policies), or by
+//!    its role (limited by them). A resource policy naming only the account
+//!    grants nothing by itself.
 //! 3. Cross-account: the caller's side must allow (the root user of the
 //!    caller's account implicitly; service principals have no identity side)
 //!    *and* the resource policy must allow the caller (account, role, ARN or `*`).
@@ -61,8 +75,19 @@
 //! Every [`Decision`] carries an [`Explanation`]: the policies considered, each
 //! statement that applied, the deciding statement, and for an implicit deny
 //! what each required side lacked, with the reason every `Allow` statement did
-//! not apply (action, resource, principal, or which condition). Its `Display`
-//! is a few plain sentences; it is `Serialize` for logs and `cairn explain`.
+//! not apply (action, resource, principal, or which condition, also as data in
+//! [`StatementMiss::cause`]). Its `Display` is a few plain sentences; it is
+//! `Serialize` for logs and `cairn explain`. [`Decision::hint`] is one
+//! sentence on what to change; [`Decision::aws_access_denied_message`] is
+//! AWS's `AccessDenied` text.
+//!
+//! # Warnings
+//! [`Policy::warnings`] flags `Action`/`NotAction` entries of the services Cairn
+//! serves ([`catalog`]: every operation of the CloudTrail, CloudTrail Data, IAM
+//! and STS models plus the permission-only actions such as `iam:PassRole` and
+//! `sts:TagSession`) that name no action, wildcards that match none, and likely
+//! confusions, with suggestions (`cloudtrail:PutEvent` →
+//! `cloudtrail-data:PutAuditEvents`). Warnings never make a policy invalid.
 //!
 //! ```
 //! use iam_policy::*;

@@ -1,5 +1,8 @@
 //! Table-driven decision corpus (`tests/corpus.json`): each case gives the
-//! policies, the request and the expected effect (and deciding Sid).
+//! policies (`identity`: a list of policies; `resource_policy`, `boundary`,
+//! `session`), the request (`principal` ARN or `{arn, tags}`, `action`,
+//! `resource`, optional `resource_account`, `context`), the expected effect
+//! and optionally the deciding Sid and the exact hint.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use iam_policy::*;
@@ -34,7 +37,7 @@ fn principal(v: &Value) -> Principal {
 #[test]
 fn corpus() {
     let cases: Vec<Value> = serde_json::from_str(include_str!("corpus.json")).unwrap();
-    assert!(cases.len() >= 150);
+    assert!(cases.len() >= 200, "{} cases", cases.len());
     let mut failures = Vec::new();
     for c in &cases {
         let name = c["name"].as_str().unwrap();
@@ -123,6 +126,23 @@ fn corpus() {
                     "{name}: expected deciding Sid {sid}, got {got_sid:?}: {d}"
                 ));
             }
+        }
+        if std::env::var_os("CORPUS_PRINT").is_some() {
+            println!(
+                "{name}: {:?}\n    {}\n    hint: {:?}",
+                d.effect,
+                d.aws_access_denied_message(),
+                d.hint()
+            );
+        }
+        if let Some(want) = c.get("hint").and_then(Value::as_str) {
+            let got = d.hint();
+            if got.as_deref() != Some(want) {
+                failures.push(format!("{name}: expected hint {want:?}, got {got:?}"));
+            }
+        }
+        if d.effect != Effect::Allow && d.hint().is_none() {
+            failures.push(format!("{name}: a denial without a hint: {d}"));
         }
         if d.effect == Effect::ImplicitDeny && d.explanation.missing.is_empty() {
             failures.push(format!(

@@ -212,3 +212,58 @@ fn accepted_shapes() {
         iam_policy::PrincipalEntry::Aws("arn:aws:iam::111122223333:root".into())
     );
 }
+
+#[test]
+fn audit_rejections() {
+    let stmt = |s: &str, ty: PolicyType| {
+        msg(
+            &format!(r#"{{"Version":"2012-10-17","Statement":{s}}}"#),
+            ty,
+        )
+    };
+    // "You can add IfExists to the end of any condition operator name except
+    // the Null condition."
+    assert_eq!(
+        stmt(
+            r#"{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"NullIfExists":{"k:x":"true"}}}"#,
+            I
+        ),
+        messages::SYNTAX
+    );
+    // "You cannot use a wildcard to match part of a principal name or ARN."
+    for p in [
+        "arn:aws:iam::111122223333:role/*",
+        "arn:aws:iam::*:root",
+        "arn:aws:sts::111122223333:assumed-role/R/?",
+    ] {
+        assert_eq!(
+            stmt(
+                &format!(
+                    r#"{{"Effect":"Allow","Principal":{{"AWS":"{p}"}},"Action":"*","Resource":"*"}}"#
+                ),
+                R
+            ),
+            format!("Invalid principal in policy: \"AWS\":\"{p}\"")
+        );
+    }
+}
+
+#[test]
+fn warnings_never_make_a_policy_invalid() {
+    // The troubleshooting article's actions are accepted (as AWS does) and warned about.
+    let p = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["cloudtrail:PutEvent","cloudtrail:PutLog","cloudtrail:PutMetric"],"Resource":"*"}}"#,
+        I,
+    )
+    .unwrap();
+    assert_eq!(p.warnings().len(), 3);
+    let t = Policy::parse(
+        r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRol"}}"#,
+        T,
+    )
+    .unwrap();
+    assert_eq!(
+        t.warnings()[0].suggestion.as_deref(),
+        Some("sts:AssumeRole")
+    );
+}
