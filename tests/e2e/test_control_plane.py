@@ -347,21 +347,23 @@ def test_channel_quota_26th(server, make_account):
 
 def test_resources_are_per_account(server, ct, integ, make_account):
     other = server.ct(make_account())
-    expect_error("ChannelNotFoundException", 404, other.get_channel, Channel=integ.channel_arn)
+    # Another account's ARN: no resource policy lets it in, so AWS's answer is AccessDenied before any lookup.
+    denied = "AccessDeniedException"
+    e = expect_error(denied, 403, other.get_channel, Channel=integ.channel_arn)
+    assert "because no resource-based policy allows the cloudtrail:GetChannel action" in e.response["Error"]["Message"]
+    expect_error(denied, 403, other.update_channel, Channel=integ.channel_arn, Name="stolen")
+    expect_error(denied, 403, other.delete_channel, Channel=integ.channel_arn)
+    expect_error(denied, 403, other.get_event_data_store, EventDataStore=integ.eds_arn)
+    expect_error(denied, 403, other.update_event_data_store, EventDataStore=integ.eds_arn, Name="stolen")
+    expect_error(denied, 403, other.delete_event_data_store, EventDataStore=integ.eds_arn)
+    expect_error(denied, 403, other.get_resource_policy, ResourceArn=integ.channel_arn)
+    # A bare id names a resource of the caller's own account: there is none.
     expect_error("ChannelNotFoundException", 404, other.get_channel, Channel=integ.channel_id)
-    expect_error("ChannelNotFoundException", 404, other.update_channel, Channel=integ.channel_arn, Name="stolen")
-    expect_error("ChannelNotFoundException", 404, other.delete_channel, Channel=integ.channel_arn)
-    expect_error("EventDataStoreNotFoundException", 404, other.get_event_data_store, EventDataStore=integ.eds_arn)
     expect_error("EventDataStoreNotFoundException", 404, other.get_event_data_store, EventDataStore=integ.eds_id)
-    expect_error("EventDataStoreNotFoundException", 404, other.update_event_data_store,
-                 EventDataStore=integ.eds_arn, Name="stolen")
-    expect_error("EventDataStoreNotFoundException", 404, other.delete_event_data_store, EventDataStore=integ.eds_arn)
     # A channel in another account cannot point at my store.
     expect_error("EventDataStoreNotFoundException", 404, create_channel, other, integ.eds_arn)
     assert other.list_channels()["Channels"] == []
     assert other.list_event_data_stores()["EventDataStores"] == []
-    expect_error({"ResourceNotFoundException", "ChannelNotFoundException"}, (400, 404),
-                 other.get_resource_policy, ResourceArn=integ.channel_arn)
     # The owner still has everything.
     assert ct.get_channel(Channel=integ.channel_arn)["Name"]
 

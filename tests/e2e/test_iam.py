@@ -332,8 +332,9 @@ def test_cloudtrail_calls_need_identity_permissions(server, owner):
     creds = user_with_key(iam, u, owner.account_id)
     ct = server.ct(creds)
     e = expect_error("AccessDeniedException", 403, ct.list_channels)
-    assert (f"User: arn:aws:iam::{owner.account_id}:user/{u} is not authorized to perform: cloudtrail:ListChannels on "
-            "resource: * because no identity-based policy allows the cloudtrail:ListChannels action") in error_message(e)
+    # No "on resource: *" for actions without a resource, as AWS writes it.
+    assert (f"User: arn:aws:iam::{owner.account_id}:user/{u} is not authorized to perform: cloudtrail:ListChannels "
+            "because no identity-based policy allows the cloudtrail:ListChannels action") in error_message(e)
     rid = request_id_in(error_message(e))
     assert rid == e.response["ResponseMetadata"]["RequestId"]
     explained = cairn_explain(server.data_dir, rid)
@@ -401,14 +402,23 @@ def test_assume_role_trust_policy_external_id_and_session_policy(server, owner, 
         f"arn:aws:iam::{partner.account_id}:root", Condition={"StringEquals": {"sts:ExternalId": "ext-123"}}),
         Tags=[{"Key": "team", "Value": "ingest"}])["Role"]["Arn"]
     iam.put_role_policy(RoleName=r, PolicyName="put", PolicyDocument=doc(allow([PUT, "cloudtrail:GetChannel"])))
-    sts = server.client("sts", partner)
+    # The partner's side: a user of the partner account allowed to assume roles (root may not assume roles).
+    partner_iam = server.client("iam", partner)
+    pu = name("partner-app")
+    partner_user = user_with_key(partner_iam, pu, partner.account_id)
+    sts = server.client("sts", partner_user)
+    e = expect_error("AccessDenied", 403, sts.assume_role, RoleArn=role_arn, RoleSessionName="s1", ExternalId="ext-123")
+    assert "because no identity-based policy allows the sts:AssumeRole action" in error_message(e)
+    partner_iam.put_user_policy(UserName=pu, PolicyName="assume", PolicyDocument=doc(allow("sts:AssumeRole")))
     e = expect_error("AccessDenied", 403, sts.assume_role, RoleArn=role_arn, RoleSessionName="s1")
     assert f"is not authorized to perform: sts:AssumeRole on resource: {role_arn}" in error_message(e)
     expect_error("AccessDenied", 403, sts.assume_role, RoleArn=role_arn, RoleSessionName="s1", ExternalId="ext-999")
     expect_error("ValidationError", 400, sts.assume_role, RoleArn=role_arn, RoleSessionName="s1", ExternalId="ext-123",
                  DurationSeconds=7200)  # above the role's MaxSessionDuration (3600)
-    # The owner's root may not assume roles at all, as in AWS.
-    expect_error("AccessDenied", 403, server.client("sts", owner).assume_role, RoleArn=role_arn, RoleSessionName="s1")
+    # Root users may not assume roles at all, as in AWS.
+    e = expect_error("AccessDenied", 403, server.client("sts", partner).assume_role, RoleArn=role_arn, RoleSessionName="s1",
+                     ExternalId="ext-123")
+    assert "Roles may not be assumed by root accounts" in error_message(e)
     resp = sts.assume_role(RoleArn=role_arn, RoleSessionName="s1", ExternalId="ext-123", DurationSeconds=900)
     sess = session_creds(resp, owner.account_id)
     ident = server.client("sts", sess).get_caller_identity()
@@ -463,7 +473,7 @@ def test_expired_session_is_refused(private_server):
     role_arn = iam.create_role(RoleName=r, AssumeRolePolicyDocument=trust(f"arn:aws:iam::{root.account_id}:user/{u}"))["Role"]["Arn"]
     iam.put_user_policy(UserName=u, PolicyName="assume", PolicyDocument=doc(allow("sts:AssumeRole", role_arn)))
     iam.put_role_policy(RoleName=r, PolicyName="list", PolicyDocument=doc(allow("cloudtrail:ListChannels")))
-    sess = session_creds(srv.client("sts", user).assume_role(RoleArn=role_arn, RoleSessionName="s", DurationSeconds=900),
+    sess = session_creds(srv.client("sts", user).assume_role(RoleArn=role_arn, RoleSessionName="sess", DurationSeconds=900),
                          root.account_id)
     srv.ct(sess).list_channels()
     # Sixteen minutes later (Cairn's clock moved on; the signature window widened to match):

@@ -17,21 +17,43 @@ fn statement(v: &Value) -> String {
         .as_str()
         .map(|s| format!(" (Sid \"{s}\")"))
         .unwrap_or_default();
-    format!("statement {}{sid} of the {}", text(v, "index"), text(v, "policy"))
+    format!(
+        "statement {}{sid} of the {}",
+        text(v, "index"),
+        text(v, "policy")
+    )
 }
 
 /// The record as a few labelled lines and lists.
 pub fn render(d: &DenialRecord) -> String {
     let mut out = String::new();
     let e = &d.explanation;
-    let _ = writeln!(out, "Request {} was denied ({}) at {}.", d.request_id, d.effect, d.time);
-    let _ = writeln!(out, "  caller:   {} (account {}, access key {})", d.caller, d.caller_account, d.access_key_id);
+    let _ = writeln!(
+        out,
+        "Request {} was denied ({}) at {}.",
+        d.request_id, d.effect, d.time
+    );
+    let _ = writeln!(
+        out,
+        "  caller:   {} (account {}, access key {})",
+        d.caller, d.caller_account, d.access_key_id
+    );
     let _ = writeln!(out, "  action:   {}", d.action);
-    let _ = writeln!(out, "  resource: {} (account {})", d.resource, d.resource_account);
+    let _ = writeln!(
+        out,
+        "  resource: {} (account {})",
+        d.resource, d.resource_account
+    );
     let _ = writeln!(out, "  answer:   {}: {}", d.error_code, d.message);
     let _ = writeln!(out, "\nWhy: {}", d.summary);
     if let Some(h) = &d.hint {
         let _ = writeln!(out, "\nHint: {h}");
+    }
+    if !d.warnings.is_empty() {
+        let _ = writeln!(out, "\nWarnings (AWS accepts these policies, but):");
+        for w in &d.warnings {
+            let _ = writeln!(out, "  - {w}");
+        }
     }
     let considered = e["considered"].as_array().cloned().unwrap_or_default();
     let _ = writeln!(out, "\nPolicies considered:");
@@ -39,7 +61,14 @@ pub fn render(d: &DenialRecord) -> String {
         let _ = writeln!(out, "  (none: the caller has no policies that apply)");
     }
     for p in &considered {
-        let _ = writeln!(out, "  - {} ({}, {} statements)", text(p, "name"), text(p, "side"), text(p, "statements"));
+        let n = p["statements"].as_u64().unwrap_or(0);
+        let plural = if n == 1 { "" } else { "s" };
+        let _ = writeln!(
+            out,
+            "  - {} ({} side, {n} statement{plural})",
+            text(p, "name"),
+            text(p, "side")
+        );
     }
     let matched = e["matched"].as_array().cloned().unwrap_or_default();
     if !matched.is_empty() {

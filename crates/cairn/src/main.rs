@@ -106,7 +106,10 @@ fn create_account(data_dir: &std::path::Path, name: &str) -> anyhow::Result<()> 
 fn explain(data_dir: &std::path::Path, request_id: &str, json: bool) -> anyhow::Result<()> {
     let meta = std::sync::Arc::new(open_metadata(data_dir)?);
     let iam = iam::Iam::new(meta, "", None);
-    let Some(d) = iam.denial(request_id).map_err(|e| anyhow::anyhow!(e.message))? else {
+    let Some(d) = iam
+        .denial(request_id)
+        .map_err(|e| anyhow::anyhow!(e.message))?
+    else {
         anyhow::bail!(
             "no denied request with id {request_id} is recorded in {}: only denied calls are kept; check the id (the x-amzn-RequestId of the response) and --data-dir",
             data_dir.display()

@@ -45,7 +45,13 @@ pub struct ServeArgs {
     query_timeout: u64,
     /// Runs Cairn's clock this many seconds ahead (or behind): for testing
     /// time-dependent behaviour such as session expiry.
-    #[arg(long, env = "CAIRN_CLOCK_OFFSET", default_value_t = 0, allow_hyphen_values = true, hide = true)]
+    #[arg(
+        long,
+        env = "CAIRN_CLOCK_OFFSET",
+        default_value_t = 0,
+        allow_hyphen_values = true,
+        hide = true
+    )]
     clock_offset: i64,
 }
 
@@ -104,7 +110,11 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let offset = time::Duration::seconds(args.clock_offset);
     let clock: iam::Clock = Arc::new(move || time::OffsetDateTime::now_utc() + offset);
-    let iam = Arc::new(iam::Iam::new(meta.clone(), &args.region, Some(clock.clone())));
+    let iam = Arc::new(iam::Iam::new(
+        meta.clone(),
+        &args.region,
+        Some(clock.clone()),
+    ));
     let (log, stats) =
         store::IngestLog::open(&args.data_dir.join("events")).context("opening the ingest log")?;
     tracing::info!(
@@ -352,7 +362,10 @@ fn authenticate(
         } else {
             ErrorCode::UnrecognizedClient
         };
-        ApiError::new(code, "The security token included in the request is invalid.")
+        ApiError::new(
+            code,
+            "The security token included in the request is invalid.",
+        )
     };
     let Some(key) = app.iam.lookup_key(&presented.access_key_id)? else {
         return Err(invalid_token());
@@ -492,11 +505,49 @@ async fn put_audit_events(
 fn query_api(app: &App, caller: &Caller, body: &[u8]) -> Result<WireResponse, ApiError> {
     let form = wire::QueryForm::parse(body)?;
     let service = wire::QueryService::for_form(&form, None)?;
-    let response = match service.decode(&form)? {
-        wire::QueryRequest::Iam(req) => wire::QueryResponse::Iam(iam_call(&app.iam, caller, req)?),
-        wire::QueryRequest::Sts(req) => wire::QueryResponse::Sts(sts_call(&app.iam, caller, req)?),
+    let (response, warnings) = match service.decode(&form)? {
+        wire::QueryRequest::Iam(req) => {
+            let (r, warnings) = iam_call(&app.iam, caller, req)?;
+            (wire::QueryResponse::Iam(r), warnings)
+        }
+        wire::QueryRequest::Sts(req) => (
+            wire::QueryResponse::Sts(sts_call(&app.iam, caller, req)?),
+            Vec::new(),
+        ),
     };
-    Ok(response.to_wire(&caller.request_id))
+    let wrapper = match &response {
+        wire::QueryResponse::Iam(r) => r.operation().result_wrapper(),
+        wire::QueryResponse::Sts(r) => r.operation().result_wrapper(),
+    };
+    let wire = response.to_wire(&caller.request_id);
+    Ok(match wrapper {
+        Some(w) => with_warnings(wire, w, &warnings),
+        None => wire,
+    })
+}
+
+/// Adds `<CairnWarnings><member>…</member></CairnWarnings>` to a simulation's
+/// result: actions the simulated policies name that do not exist. The model
+/// has no member for them, so SDKs ignore the element; it is there for raw
+/// clients and `--debug` (the same warnings are in `cairn explain`).
+fn with_warnings(mut response: WireResponse, result: &str, warnings: &[String]) -> WireResponse {
+    if warnings.is_empty() {
+        return response;
+    }
+    let mut extra = String::from("<CairnWarnings>");
+    for w in warnings {
+        extra.push_str("<member>");
+        wire::query::xml_text(&mut extra, w);
+        extra.push_str("</member>");
+    }
+    extra.push_str("</CairnWarnings>");
+    let close = format!("</{result}>");
+    if let Ok(body) = String::from_utf8(std::mem::take(&mut response.body)) {
+        response.body = body
+            .replacen(&close, &format!("{extra}{close}"), 1)
+            .into_bytes();
+    }
+    response
 }
 
 /// One arm per served operation: `Op => method` for operations with output,
@@ -504,16 +555,32 @@ fn query_api(app: &App, caller: &Caller, body: &[u8]) -> Result<WireResponse, Ap
 macro_rules! query_operations {
     ($svc:expr, $caller:expr, $req:expr, $module:ident,
      { $( $op:ident => $method:ident ),* $(,)? }
-     { $( $uop:ident => $umethod:ident ),* $(,)? }) => {{
+     { $( $uop:ident => $umethod:ident ),* $(,)? }) => {
+        query_operations!($svc, $caller, $req, $module, { $( $op => $method ),* } { $( $uop => $umethod ),* } {})
+            .map(|(r, _)| r)
+    };
+    ($svc:expr, $caller:expr, $req:expr, $module:ident,
+     { $( $op:ident => $method:ident ),* $(,)? }
+     { $( $uop:ident => $umethod:ident ),* $(,)? }
+     { $( $sop:ident => $smethod:ident ),* $(,)? }) => {{
         use wire::$module::{Request as Q, Response as R};
-        Ok(match $req {
-            $( Q::$op(input) => R::$op($svc.$method($caller, input)?), )*
-            $( Q::$uop(input) => { $svc.$umethod($caller, input)?; R::$uop } )*
+        Ok::<_, ApiError>(match $req {
+            $( Q::$op(input) => (R::$op($svc.$method($caller, input)?), Vec::<String>::new()), )*
+            $( Q::$uop(input) => { $svc.$umethod($caller, input)?; (R::$uop, Vec::<String>::new()) } )*
+            $( Q::$sop(input) => {
+                let sim = $svc.$smethod($caller, input)?;
+                (R::$sop(sim.response), sim.warnings)
+            } )*
         })
     }};
 }
 
-fn iam_call(iam: &iam::Iam, caller: &Caller, req: wire::iam::Request) -> Result<wire::iam::Response, ApiError> {
+/// An IAM call, and the warnings to add to its result (simulations only).
+fn iam_call(
+    iam: &iam::Iam,
+    caller: &Caller,
+    req: wire::iam::Request,
+) -> Result<(wire::iam::Response, Vec<String>), ApiError> {
     query_operations!(iam, caller, req, iam, {
         CreateAccessKey => create_access_key,
         CreateGroup => create_group,
@@ -544,8 +611,6 @@ fn iam_call(iam: &iam::Iam, caller: &Caller, req: wire::iam::Request) -> Result<
         ListUserPolicies => list_user_policies,
         ListUserTags => list_user_tags,
         ListUsers => list_users,
-        SimulateCustomPolicy => simulate_custom_policy,
-        SimulatePrincipalPolicy => simulate_principal_policy,
     } {
         AddUserToGroup => add_user_to_group,
         AttachGroupPolicy => attach_group_policy,
@@ -578,10 +643,17 @@ fn iam_call(iam: &iam::Iam, caller: &Caller, req: wire::iam::Request) -> Result<
         UntagUser => untag_user,
         UpdateAccessKey => update_access_key,
         UpdateAssumeRolePolicy => update_assume_role_policy,
+    } {
+        SimulateCustomPolicy => simulate_custom_policy,
+        SimulatePrincipalPolicy => simulate_principal_policy,
     })
 }
 
-fn sts_call(iam: &iam::Iam, caller: &Caller, req: wire::sts::Request) -> Result<wire::sts::Response, ApiError> {
+fn sts_call(
+    iam: &iam::Iam,
+    caller: &Caller,
+    req: wire::sts::Request,
+) -> Result<wire::sts::Response, ApiError> {
     query_operations!(iam, caller, req, sts, {
         AssumeRole => assume_role,
         GetCallerIdentity => get_caller_identity,

@@ -88,6 +88,10 @@ pub struct DenialRecord {
     pub hint: Option<String>,
     /// The explanation in plain sentences.
     pub summary: String,
+    /// What looks wrong in the policies considered (actions that do not
+    /// exist, likely confusions), although AWS accepts them.
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// The explanation as data: policies considered, statements matched,
     /// the deciding statement, what was missing.
     pub explanation: serde_json::Value,
@@ -128,7 +132,7 @@ impl Iam {
         }
         Err(Denied {
             aws_message: decision.aws_access_denied_message(),
-            hint: None,
+            hint: decision.hint(),
             resource_account: access.resource_account.to_string(),
             decision,
         })
@@ -155,6 +159,11 @@ impl Iam {
             message: message.to_string(),
             hint: denied.hint.clone(),
             summary: denied.decision.to_string(),
+            warnings: e
+                .warnings
+                .iter()
+                .map(|w| format!("{}: {}", w.policy, w.warning))
+                .collect(),
             explanation: serde_json::to_value(e).unwrap_or_default(),
         };
         let result = to_doc(&record).and_then(|doc| {
@@ -263,7 +272,10 @@ impl Iam {
                     for arn in &s.policy_arns {
                         if let Some(p) = self.managed_policy(account, arn)? {
                             if let Some(doc) = p.default_document() {
-                                session.push((format!("managed session policy {arn}"), parse_stored(doc)?));
+                                session.push((
+                                    format!("managed session policy {arn}"),
+                                    parse_stored(doc)?,
+                                ));
                             }
                         }
                     }
@@ -311,7 +323,10 @@ impl Iam {
             .managed_policy(account, arn)?
             .and_then(|p| p.default_document().map(str::to_string))
             .unwrap_or_else(|| ALLOWS_NOTHING.to_string());
-        Ok(Some((format!("permissions boundary {arn}"), parse_stored(&doc)?)))
+        Ok(Some((
+            format!("permissions boundary {arn}"),
+            parse_stored(&doc)?,
+        )))
     }
 }
 

@@ -224,11 +224,7 @@ fn session_tags(role: &Entity, s: &Session) -> Vec<(String, String)> {
     let mut tags: Vec<(String, String)> = role
         .tags
         .iter()
-        .filter(|t| {
-            !s.tags
-                .iter()
-                .any(|st| st.key.eq_ignore_ascii_case(&t.key))
-        })
+        .filter(|t| !s.tags.iter().any(|st| st.key.eq_ignore_ascii_case(&t.key)))
         .map(|t| (t.key.clone(), t.value.clone()))
         .collect();
     tags.extend(s.tags.iter().map(|t| (t.key.clone(), t.value.clone())));

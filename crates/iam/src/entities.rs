@@ -139,10 +139,7 @@ impl Iam {
         self.entity(kind, account, name)?.ok_or_else(|| {
             ApiError::new(
                 ErrorCode::NoSuchEntity,
-                format!(
-                    "The {} with name {name} cannot be found.",
-                    kind_word(kind)
-                ),
+                format!("The {} with name {name} cannot be found.", kind_word(kind)),
             )
         })
     }
@@ -165,14 +162,21 @@ impl Iam {
         account: &str,
         e: &Entity,
     ) -> Result<(), ApiError> {
-        match self
-            .meta
-            .insert(kind, account, &e.id, Some(&e.name.to_lowercase()), &to_doc(e)?)
-        {
+        match self.meta.insert(
+            kind,
+            account,
+            &e.id,
+            Some(&e.name.to_lowercase()),
+            &to_doc(e)?,
+        ) {
             Ok(()) => Ok(()),
             Err(store::Error::Conflict(_)) => Err(ApiError::new(
                 ErrorCode::EntityAlreadyExists,
-                format!("{} with name {} already exists.", capitalised(kind_word(kind)), e.name),
+                format!(
+                    "{} with name {} already exists.",
+                    capitalised(kind_word(kind)),
+                    e.name
+                ),
             )),
             Err(err) => Err(storage(err)),
         }
@@ -185,7 +189,13 @@ impl Iam {
         e: &Entity,
     ) -> Result<(), ApiError> {
         self.meta
-            .replace(kind, account, &e.id, Some(&e.name.to_lowercase()), &to_doc(e)?)
+            .replace(
+                kind,
+                account,
+                &e.id,
+                Some(&e.name.to_lowercase()),
+                &to_doc(e)?,
+            )
             .map_err(storage)?;
         Ok(())
     }
@@ -263,7 +273,10 @@ impl Iam {
                 Ok(()) => Ok(()),
                 Err(store::Error::Conflict(_)) => Err(ApiError::new(
                     ErrorCode::EntityAlreadyExists,
-                    format!("A policy called {} already exists. Duplicate names are not allowed.", p.name),
+                    format!(
+                        "A policy called {} already exists. Duplicate names are not allowed.",
+                        p.name
+                    ),
                 )),
                 Err(e) => Err(storage(e)),
             };

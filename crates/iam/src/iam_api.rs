@@ -232,7 +232,12 @@ impl Iam {
 
     /// The ARN an operation on entity `name` of `kind` is authorized
     /// against: the entity's own when it exists, else the path-less one.
-    fn target(&self, kind: &str, account: &str, name: &str) -> Result<(Option<Entity>, String), ApiError> {
+    fn target(
+        &self,
+        kind: &str,
+        account: &str,
+        name: &str,
+    ) -> Result<(Option<Entity>, String), ApiError> {
         let ty = crate::entities::kind_word(kind);
         let e = self.entity(kind, account, name)?;
         let a = e
@@ -281,7 +286,9 @@ impl Iam {
         let a = arn(&caller.account_id, ty, path, name);
         self.allow(caller, action, &a, tag_context(context, &tags))?;
         if tags.len() > TAGS_PER_ENTITY {
-            return Err(limit(format!("A {ty} can have at most {TAGS_PER_ENTITY} tags.")));
+            return Err(limit(format!(
+                "A {ty} can have at most {TAGS_PER_ENTITY} tags."
+            )));
         }
         let prefix = match kind {
             USER => "AIDA",
@@ -322,7 +329,11 @@ impl Iam {
     // ----- users -----
 
     /// CreateUser.
-    pub fn create_user(&self, caller: &Caller, input: w::CreateUserRequest) -> Result<w::CreateUserResponse, ApiError> {
+    pub fn create_user(
+        &self,
+        caller: &Caller,
+        input: w::CreateUserRequest,
+    ) -> Result<w::CreateUserResponse, ApiError> {
         let name = req(&input.user_name);
         let path = path_or_root(&input.path);
         let mut ctx = Context::new();
@@ -331,14 +342,29 @@ impl Iam {
             self.check_boundary(&caller.account_id, b)?;
         }
         let boundary = input.permissions_boundary.clone();
-        let e = self.create_entity(caller, "iam:CreateUser", USER, &name, &path, to_tags(&input.tags), ctx, |e| {
-            e.boundary = boundary;
-        })?;
-        Ok(w::CreateUserResponse { user: Some(wire_user(&e, true)) })
+        let e = self.create_entity(
+            caller,
+            "iam:CreateUser",
+            USER,
+            &name,
+            &path,
+            to_tags(&input.tags),
+            ctx,
+            |e| {
+                e.boundary = boundary;
+            },
+        )?;
+        Ok(w::CreateUserResponse {
+            user: Some(wire_user(&e, true)),
+        })
     }
 
     /// GetUser: without a name, the calling user.
-    pub fn get_user(&self, caller: &Caller, input: w::GetUserRequest) -> Result<w::GetUserResponse, ApiError> {
+    pub fn get_user(
+        &self,
+        caller: &Caller,
+        input: w::GetUserRequest,
+    ) -> Result<w::GetUserResponse, ApiError> {
         let name = match (&input.user_name, &caller.identity) {
             (Some(n), _) => n.clone(),
             (None, Identity::User { name }) => name.clone(),
@@ -369,12 +395,23 @@ impl Iam {
             }
         };
         let e = self.authorized_entity(caller, "iam:GetUser", USER, &name, Context::new())?;
-        Ok(w::GetUserResponse { user: Some(wire_user(&e, true)) })
+        Ok(w::GetUserResponse {
+            user: Some(wire_user(&e, true)),
+        })
     }
 
     /// ListUsers.
-    pub fn list_users(&self, caller: &Caller, input: w::ListUsersRequest) -> Result<w::ListUsersResponse, ApiError> {
-        self.allow(caller, "iam:ListUsers", &arn(&caller.account_id, "user", "/", ""), Context::new())?;
+    pub fn list_users(
+        &self,
+        caller: &Caller,
+        input: w::ListUsersRequest,
+    ) -> Result<w::ListUsersResponse, ApiError> {
+        self.allow(
+            caller,
+            "iam:ListUsers",
+            &arn(&caller.account_id, "user", "/", ""),
+            Context::new(),
+        )?;
         let prefix = path_or_root(&input.path_prefix);
         let all: Vec<w::User> = self
             .entities(USER, &caller.account_id)?
@@ -383,25 +420,46 @@ impl Iam {
             .map(|e| wire_user(e, false))
             .collect();
         let (users, is_truncated, marker) = page(all, &input.marker, input.max_items)?;
-        Ok(w::ListUsersResponse { users: Some(users), is_truncated, marker })
+        Ok(w::ListUsersResponse {
+            users: Some(users),
+            is_truncated,
+            marker,
+        })
     }
 
     /// DeleteUser: only once it has no keys, policies or groups.
-    pub fn delete_user(&self, caller: &Caller, input: w::DeleteUserRequest) -> Result<(), ApiError> {
+    pub fn delete_user(
+        &self,
+        caller: &Caller,
+        input: w::DeleteUserRequest,
+    ) -> Result<(), ApiError> {
         let name = req(&input.user_name);
         let e = self.authorized_entity(caller, "iam:DeleteUser", USER, &name, Context::new())?;
         let _guard = self.lock();
-        if !self.meta.access_keys_of(&e.arn).map_err(storage)?.is_empty() {
-            return Err(conflict("Cannot delete entity, must delete access keys first."));
+        if !self
+            .meta
+            .access_keys_of(&e.arn)
+            .map_err(storage)?
+            .is_empty()
+        {
+            return Err(conflict(
+                "Cannot delete entity, must delete access keys first.",
+            ));
         }
         if !e.inline.is_empty() {
-            return Err(conflict("Cannot delete entity, must delete policies first."));
+            return Err(conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
         }
         if !e.attached.is_empty() {
-            return Err(conflict("Cannot delete entity, must detach all policies first."));
+            return Err(conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
         }
         if !e.groups.is_empty() {
-            return Err(conflict("Cannot delete entity, must remove users from group first."));
+            return Err(conflict(
+                "Cannot delete entity, must remove users from group first.",
+            ));
         }
         self.delete_entity(USER, &caller.account_id, &e)
     }
@@ -409,15 +467,34 @@ impl Iam {
     // ----- groups -----
 
     /// CreateGroup.
-    pub fn create_group(&self, caller: &Caller, input: w::CreateGroupRequest) -> Result<w::CreateGroupResponse, ApiError> {
+    pub fn create_group(
+        &self,
+        caller: &Caller,
+        input: w::CreateGroupRequest,
+    ) -> Result<w::CreateGroupResponse, ApiError> {
         let name = req(&input.group_name);
         let path = path_or_root(&input.path);
-        let e = self.create_entity(caller, "iam:CreateGroup", GROUP, &name, &path, Vec::new(), Context::new(), |_| {})?;
-        Ok(w::CreateGroupResponse { group: Some(wire_group(&e)) })
+        let e = self.create_entity(
+            caller,
+            "iam:CreateGroup",
+            GROUP,
+            &name,
+            &path,
+            Vec::new(),
+            Context::new(),
+            |_| {},
+        )?;
+        Ok(w::CreateGroupResponse {
+            group: Some(wire_group(&e)),
+        })
     }
 
     /// GetGroup: the group and its users.
-    pub fn get_group(&self, caller: &Caller, input: w::GetGroupRequest) -> Result<w::GetGroupResponse, ApiError> {
+    pub fn get_group(
+        &self,
+        caller: &Caller,
+        input: w::GetGroupRequest,
+    ) -> Result<w::GetGroupResponse, ApiError> {
         let name = req(&input.group_name);
         let g = self.authorized_entity(caller, "iam:GetGroup", GROUP, &name, Context::new())?;
         let members: Vec<w::User> = self
@@ -427,12 +504,26 @@ impl Iam {
             .map(|u| wire_user(u, false))
             .collect();
         let (users, is_truncated, marker) = page(members, &input.marker, input.max_items)?;
-        Ok(w::GetGroupResponse { group: Some(wire_group(&g)), users: Some(users), is_truncated, marker })
+        Ok(w::GetGroupResponse {
+            group: Some(wire_group(&g)),
+            users: Some(users),
+            is_truncated,
+            marker,
+        })
     }
 
     /// ListGroups.
-    pub fn list_groups(&self, caller: &Caller, input: w::ListGroupsRequest) -> Result<w::ListGroupsResponse, ApiError> {
-        self.allow(caller, "iam:ListGroups", &arn(&caller.account_id, "group", "/", ""), Context::new())?;
+    pub fn list_groups(
+        &self,
+        caller: &Caller,
+        input: w::ListGroupsRequest,
+    ) -> Result<w::ListGroupsResponse, ApiError> {
+        self.allow(
+            caller,
+            "iam:ListGroups",
+            &arn(&caller.account_id, "group", "/", ""),
+            Context::new(),
+        )?;
         let prefix = path_or_root(&input.path_prefix);
         let all: Vec<w::Group> = self
             .entities(GROUP, &caller.account_id)?
@@ -441,11 +532,19 @@ impl Iam {
             .map(wire_group)
             .collect();
         let (groups, is_truncated, marker) = page(all, &input.marker, input.max_items)?;
-        Ok(w::ListGroupsResponse { groups: Some(groups), is_truncated, marker })
+        Ok(w::ListGroupsResponse {
+            groups: Some(groups),
+            is_truncated,
+            marker,
+        })
     }
 
     /// DeleteGroup: only once it has no members or policies.
-    pub fn delete_group(&self, caller: &Caller, input: w::DeleteGroupRequest) -> Result<(), ApiError> {
+    pub fn delete_group(
+        &self,
+        caller: &Caller,
+        input: w::DeleteGroupRequest,
+    ) -> Result<(), ApiError> {
         let name = req(&input.group_name);
         let g = self.authorized_entity(caller, "iam:DeleteGroup", GROUP, &name, Context::new())?;
         let _guard = self.lock();
@@ -454,48 +553,89 @@ impl Iam {
             .iter()
             .any(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)))
         {
-            return Err(conflict("Cannot delete entity, must remove users from group first."));
+            return Err(conflict(
+                "Cannot delete entity, must remove users from group first.",
+            ));
         }
         if !g.inline.is_empty() {
-            return Err(conflict("Cannot delete entity, must delete policies first."));
+            return Err(conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
         }
         if !g.attached.is_empty() {
-            return Err(conflict("Cannot delete entity, must detach all policies first."));
+            return Err(conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
         }
         self.delete_entity(GROUP, &caller.account_id, &g)
     }
 
     /// AddUserToGroup.
-    pub fn add_user_to_group(&self, caller: &Caller, input: w::AddUserToGroupRequest) -> Result<(), ApiError> {
-        let g = self.authorized_entity(caller, "iam:AddUserToGroup", GROUP, &req(&input.group_name), Context::new())?;
+    pub fn add_user_to_group(
+        &self,
+        caller: &Caller,
+        input: w::AddUserToGroupRequest,
+    ) -> Result<(), ApiError> {
+        let g = self.authorized_entity(
+            caller,
+            "iam:AddUserToGroup",
+            GROUP,
+            &req(&input.group_name),
+            Context::new(),
+        )?;
         let _guard = self.lock();
         let mut u = self.existing(USER, &caller.account_id, &req(&input.user_name))?;
         if u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)) {
             return Ok(());
         }
         if u.groups.len() >= GROUPS_PER_USER {
-            return Err(limit(format!("Cannot exceed quota for GroupsPerUser: {GROUPS_PER_USER}")));
+            return Err(limit(format!(
+                "Cannot exceed quota for GroupsPerUser: {GROUPS_PER_USER}"
+            )));
         }
         u.groups.push(g.name.clone());
         self.save_entity(USER, &caller.account_id, &u)
     }
 
     /// RemoveUserFromGroup.
-    pub fn remove_user_from_group(&self, caller: &Caller, input: w::RemoveUserFromGroupRequest) -> Result<(), ApiError> {
-        let g = self.authorized_entity(caller, "iam:RemoveUserFromGroup", GROUP, &req(&input.group_name), Context::new())?;
+    pub fn remove_user_from_group(
+        &self,
+        caller: &Caller,
+        input: w::RemoveUserFromGroupRequest,
+    ) -> Result<(), ApiError> {
+        let g = self.authorized_entity(
+            caller,
+            "iam:RemoveUserFromGroup",
+            GROUP,
+            &req(&input.group_name),
+            Context::new(),
+        )?;
         let _guard = self.lock();
         let mut u = self.existing(USER, &caller.account_id, &req(&input.user_name))?;
         let before = u.groups.len();
         u.groups.retain(|x| !x.eq_ignore_ascii_case(&g.name));
         if u.groups.len() == before {
-            return Err(no_such(format!("User {} is not in group {}.", u.name, g.name)));
+            return Err(no_such(format!(
+                "User {} is not in group {}.",
+                u.name, g.name
+            )));
         }
         self.save_entity(USER, &caller.account_id, &u)
     }
 
     /// ListGroupsForUser.
-    pub fn list_groups_for_user(&self, caller: &Caller, input: w::ListGroupsForUserRequest) -> Result<w::ListGroupsForUserResponse, ApiError> {
-        let u = self.authorized_entity(caller, "iam:ListGroupsForUser", USER, &req(&input.user_name), Context::new())?;
+    pub fn list_groups_for_user(
+        &self,
+        caller: &Caller,
+        input: w::ListGroupsForUserRequest,
+    ) -> Result<w::ListGroupsForUserResponse, ApiError> {
+        let u = self.authorized_entity(
+            caller,
+            "iam:ListGroupsForUser",
+            USER,
+            &req(&input.user_name),
+            Context::new(),
+        )?;
         let groups: Vec<w::Group> = u
             .groups
             .iter()
@@ -505,13 +645,21 @@ impl Iam {
             .map(wire_group)
             .collect();
         let (groups, is_truncated, marker) = page(groups, &input.marker, input.max_items)?;
-        Ok(w::ListGroupsForUserResponse { groups: Some(groups), is_truncated, marker })
+        Ok(w::ListGroupsForUserResponse {
+            groups: Some(groups),
+            is_truncated,
+            marker,
+        })
     }
 
     // ----- roles -----
 
     /// CreateRole.
-    pub fn create_role(&self, caller: &Caller, input: w::CreateRoleRequest) -> Result<w::CreateRoleResponse, ApiError> {
+    pub fn create_role(
+        &self,
+        caller: &Caller,
+        input: w::CreateRoleRequest,
+    ) -> Result<w::CreateRoleResponse, ApiError> {
         let name = req(&input.role_name);
         let path = path_or_root(&input.path);
         let trust = req(&input.assume_role_policy_document);
@@ -522,24 +670,56 @@ impl Iam {
             self.check_boundary(&caller.account_id, b)?;
         }
         let boundary = input.permissions_boundary.clone();
-        let e = self.create_entity(caller, "iam:CreateRole", ROLE, &name, &path, to_tags(&input.tags), ctx, |e| {
-            e.trust_policy = Some(trust);
-            e.description = input.description.clone();
-            e.max_session_duration = input.max_session_duration;
-            e.boundary = boundary;
-        })?;
-        Ok(w::CreateRoleResponse { role: Some(wire_role(&e, false)) })
+        let e = self.create_entity(
+            caller,
+            "iam:CreateRole",
+            ROLE,
+            &name,
+            &path,
+            to_tags(&input.tags),
+            ctx,
+            |e| {
+                e.trust_policy = Some(trust);
+                e.description = input.description.clone();
+                e.max_session_duration = input.max_session_duration;
+                e.boundary = boundary;
+            },
+        )?;
+        Ok(w::CreateRoleResponse {
+            role: Some(wire_role(&e, false)),
+        })
     }
 
     /// GetRole.
-    pub fn get_role(&self, caller: &Caller, input: w::GetRoleRequest) -> Result<w::GetRoleResponse, ApiError> {
-        let e = self.authorized_entity(caller, "iam:GetRole", ROLE, &req(&input.role_name), Context::new())?;
-        Ok(w::GetRoleResponse { role: Some(wire_role(&e, true)) })
+    pub fn get_role(
+        &self,
+        caller: &Caller,
+        input: w::GetRoleRequest,
+    ) -> Result<w::GetRoleResponse, ApiError> {
+        let e = self.authorized_entity(
+            caller,
+            "iam:GetRole",
+            ROLE,
+            &req(&input.role_name),
+            Context::new(),
+        )?;
+        Ok(w::GetRoleResponse {
+            role: Some(wire_role(&e, true)),
+        })
     }
 
     /// ListRoles.
-    pub fn list_roles(&self, caller: &Caller, input: w::ListRolesRequest) -> Result<w::ListRolesResponse, ApiError> {
-        self.allow(caller, "iam:ListRoles", &arn(&caller.account_id, "role", "/", ""), Context::new())?;
+    pub fn list_roles(
+        &self,
+        caller: &Caller,
+        input: w::ListRolesRequest,
+    ) -> Result<w::ListRolesResponse, ApiError> {
+        self.allow(
+            caller,
+            "iam:ListRoles",
+            &arn(&caller.account_id, "role", "/", ""),
+            Context::new(),
+        )?;
         let prefix = path_or_root(&input.path_prefix);
         let all: Vec<w::Role> = self
             .entities(ROLE, &caller.account_id)?
@@ -548,25 +728,53 @@ impl Iam {
             .map(|e| wire_role(e, false))
             .collect();
         let (roles, is_truncated, marker) = page(all, &input.marker, input.max_items)?;
-        Ok(w::ListRolesResponse { roles: Some(roles), is_truncated, marker })
+        Ok(w::ListRolesResponse {
+            roles: Some(roles),
+            is_truncated,
+            marker,
+        })
     }
 
     /// DeleteRole: only once it has no policies; its sessions stop working.
-    pub fn delete_role(&self, caller: &Caller, input: w::DeleteRoleRequest) -> Result<(), ApiError> {
-        let e = self.authorized_entity(caller, "iam:DeleteRole", ROLE, &req(&input.role_name), Context::new())?;
+    pub fn delete_role(
+        &self,
+        caller: &Caller,
+        input: w::DeleteRoleRequest,
+    ) -> Result<(), ApiError> {
+        let e = self.authorized_entity(
+            caller,
+            "iam:DeleteRole",
+            ROLE,
+            &req(&input.role_name),
+            Context::new(),
+        )?;
         let _guard = self.lock();
         if !e.inline.is_empty() {
-            return Err(conflict("Cannot delete entity, must delete policies first."));
+            return Err(conflict(
+                "Cannot delete entity, must delete policies first.",
+            ));
         }
         if !e.attached.is_empty() {
-            return Err(conflict("Cannot delete entity, must detach all policies first."));
+            return Err(conflict(
+                "Cannot delete entity, must detach all policies first.",
+            ));
         }
         self.delete_entity(ROLE, &caller.account_id, &e)
     }
 
     /// UpdateAssumeRolePolicy.
-    pub fn update_assume_role_policy(&self, caller: &Caller, input: w::UpdateAssumeRolePolicyRequest) -> Result<(), ApiError> {
-        let e = self.authorized_entity(caller, "iam:UpdateAssumeRolePolicy", ROLE, &req(&input.role_name), Context::new())?;
+    pub fn update_assume_role_policy(
+        &self,
+        caller: &Caller,
+        input: w::UpdateAssumeRolePolicyRequest,
+    ) -> Result<(), ApiError> {
+        let e = self.authorized_entity(
+            caller,
+            "iam:UpdateAssumeRolePolicy",
+            ROLE,
+            &req(&input.role_name),
+            Context::new(),
+        )?;
         let doc = req(&input.policy_document);
         check_trust_policy(&doc)?;
         let _guard = self.lock();
@@ -577,7 +785,15 @@ impl Iam {
 
     // ----- inline policies (users, groups, roles) -----
 
-    fn put_inline(&self, caller: &Caller, kind: &str, op: &str, name: &str, policy_name: &str, doc: &str) -> Result<(), ApiError> {
+    fn put_inline(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        policy_name: &str,
+        doc: &str,
+    ) -> Result<(), ApiError> {
         let e = self.authorized_entity(caller, op, kind, name, Context::new())?;
         Policy::parse(doc, PolicyType::Identity).map_err(malformed)?;
         let _guard = self.lock();
@@ -598,7 +814,14 @@ impl Iam {
         self.save_entity(kind, &caller.account_id, &e)
     }
 
-    fn get_inline(&self, caller: &Caller, kind: &str, op: &str, name: &str, policy_name: &str) -> Result<(Entity, String), ApiError> {
+    fn get_inline(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        policy_name: &str,
+    ) -> Result<(Entity, String), ApiError> {
         let e = self.authorized_entity(caller, op, kind, name, Context::new())?;
         let doc = e.inline.get(policy_name).cloned().ok_or_else(|| {
             no_such(format!(
@@ -609,7 +832,14 @@ impl Iam {
         Ok((e, doc))
     }
 
-    fn delete_inline(&self, caller: &Caller, kind: &str, op: &str, name: &str, policy_name: &str) -> Result<(), ApiError> {
+    fn delete_inline(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        policy_name: &str,
+    ) -> Result<(), ApiError> {
         let e = self.authorized_entity(caller, op, kind, name, Context::new())?;
         let _guard = self.lock();
         let mut e = self.existing(kind, &caller.account_id, &e.name)?;
@@ -622,67 +852,225 @@ impl Iam {
         self.save_entity(kind, &caller.account_id, &e)
     }
 
-    fn list_inline(&self, caller: &Caller, kind: &str, op: &str, name: &str, marker: &Option<String>, max: Option<i64>) -> Result<(Vec<String>, Option<bool>, Option<String>), ApiError> {
+    fn list_inline(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        marker: &Option<String>,
+        max: Option<i64>,
+    ) -> Result<(Vec<String>, Option<bool>, Option<String>), ApiError> {
         let e = self.authorized_entity(caller, op, kind, name, Context::new())?;
         page(e.inline.keys().cloned().collect(), marker, max)
     }
 
     /// PutUserPolicy.
-    pub fn put_user_policy(&self, caller: &Caller, input: w::PutUserPolicyRequest) -> Result<(), ApiError> {
-        self.put_inline(caller, USER, "iam:PutUserPolicy", &req(&input.user_name), &req(&input.policy_name), &req(&input.policy_document))
+    pub fn put_user_policy(
+        &self,
+        caller: &Caller,
+        input: w::PutUserPolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.put_inline(
+            caller,
+            USER,
+            "iam:PutUserPolicy",
+            &req(&input.user_name),
+            &req(&input.policy_name),
+            &req(&input.policy_document),
+        )
     }
     /// GetUserPolicy.
-    pub fn get_user_policy(&self, caller: &Caller, input: w::GetUserPolicyRequest) -> Result<w::GetUserPolicyResponse, ApiError> {
+    pub fn get_user_policy(
+        &self,
+        caller: &Caller,
+        input: w::GetUserPolicyRequest,
+    ) -> Result<w::GetUserPolicyResponse, ApiError> {
         let policy_name = req(&input.policy_name);
-        let (e, doc) = self.get_inline(caller, USER, "iam:GetUserPolicy", &req(&input.user_name), &policy_name)?;
-        Ok(w::GetUserPolicyResponse { user_name: Some(e.name), policy_name: Some(policy_name), policy_document: Some(doc) })
+        let (e, doc) = self.get_inline(
+            caller,
+            USER,
+            "iam:GetUserPolicy",
+            &req(&input.user_name),
+            &policy_name,
+        )?;
+        Ok(w::GetUserPolicyResponse {
+            user_name: Some(e.name),
+            policy_name: Some(policy_name),
+            policy_document: Some(doc),
+        })
     }
     /// DeleteUserPolicy.
-    pub fn delete_user_policy(&self, caller: &Caller, input: w::DeleteUserPolicyRequest) -> Result<(), ApiError> {
-        self.delete_inline(caller, USER, "iam:DeleteUserPolicy", &req(&input.user_name), &req(&input.policy_name))
+    pub fn delete_user_policy(
+        &self,
+        caller: &Caller,
+        input: w::DeleteUserPolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.delete_inline(
+            caller,
+            USER,
+            "iam:DeleteUserPolicy",
+            &req(&input.user_name),
+            &req(&input.policy_name),
+        )
     }
     /// ListUserPolicies.
-    pub fn list_user_policies(&self, caller: &Caller, input: w::ListUserPoliciesRequest) -> Result<w::ListUserPoliciesResponse, ApiError> {
-        let (names, is_truncated, marker) = self.list_inline(caller, USER, "iam:ListUserPolicies", &req(&input.user_name), &input.marker, input.max_items)?;
-        Ok(w::ListUserPoliciesResponse { policy_names: Some(names), is_truncated, marker })
+    pub fn list_user_policies(
+        &self,
+        caller: &Caller,
+        input: w::ListUserPoliciesRequest,
+    ) -> Result<w::ListUserPoliciesResponse, ApiError> {
+        let (names, is_truncated, marker) = self.list_inline(
+            caller,
+            USER,
+            "iam:ListUserPolicies",
+            &req(&input.user_name),
+            &input.marker,
+            input.max_items,
+        )?;
+        Ok(w::ListUserPoliciesResponse {
+            policy_names: Some(names),
+            is_truncated,
+            marker,
+        })
     }
     /// PutGroupPolicy.
-    pub fn put_group_policy(&self, caller: &Caller, input: w::PutGroupPolicyRequest) -> Result<(), ApiError> {
-        self.put_inline(caller, GROUP, "iam:PutGroupPolicy", &req(&input.group_name), &req(&input.policy_name), &req(&input.policy_document))
+    pub fn put_group_policy(
+        &self,
+        caller: &Caller,
+        input: w::PutGroupPolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.put_inline(
+            caller,
+            GROUP,
+            "iam:PutGroupPolicy",
+            &req(&input.group_name),
+            &req(&input.policy_name),
+            &req(&input.policy_document),
+        )
     }
     /// GetGroupPolicy.
-    pub fn get_group_policy(&self, caller: &Caller, input: w::GetGroupPolicyRequest) -> Result<w::GetGroupPolicyResponse, ApiError> {
+    pub fn get_group_policy(
+        &self,
+        caller: &Caller,
+        input: w::GetGroupPolicyRequest,
+    ) -> Result<w::GetGroupPolicyResponse, ApiError> {
         let policy_name = req(&input.policy_name);
-        let (e, doc) = self.get_inline(caller, GROUP, "iam:GetGroupPolicy", &req(&input.group_name), &policy_name)?;
-        Ok(w::GetGroupPolicyResponse { group_name: Some(e.name), policy_name: Some(policy_name), policy_document: Some(doc) })
+        let (e, doc) = self.get_inline(
+            caller,
+            GROUP,
+            "iam:GetGroupPolicy",
+            &req(&input.group_name),
+            &policy_name,
+        )?;
+        Ok(w::GetGroupPolicyResponse {
+            group_name: Some(e.name),
+            policy_name: Some(policy_name),
+            policy_document: Some(doc),
+        })
     }
     /// DeleteGroupPolicy.
-    pub fn delete_group_policy(&self, caller: &Caller, input: w::DeleteGroupPolicyRequest) -> Result<(), ApiError> {
-        self.delete_inline(caller, GROUP, "iam:DeleteGroupPolicy", &req(&input.group_name), &req(&input.policy_name))
+    pub fn delete_group_policy(
+        &self,
+        caller: &Caller,
+        input: w::DeleteGroupPolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.delete_inline(
+            caller,
+            GROUP,
+            "iam:DeleteGroupPolicy",
+            &req(&input.group_name),
+            &req(&input.policy_name),
+        )
     }
     /// ListGroupPolicies.
-    pub fn list_group_policies(&self, caller: &Caller, input: w::ListGroupPoliciesRequest) -> Result<w::ListGroupPoliciesResponse, ApiError> {
-        let (names, is_truncated, marker) = self.list_inline(caller, GROUP, "iam:ListGroupPolicies", &req(&input.group_name), &input.marker, input.max_items)?;
-        Ok(w::ListGroupPoliciesResponse { policy_names: Some(names), is_truncated, marker })
+    pub fn list_group_policies(
+        &self,
+        caller: &Caller,
+        input: w::ListGroupPoliciesRequest,
+    ) -> Result<w::ListGroupPoliciesResponse, ApiError> {
+        let (names, is_truncated, marker) = self.list_inline(
+            caller,
+            GROUP,
+            "iam:ListGroupPolicies",
+            &req(&input.group_name),
+            &input.marker,
+            input.max_items,
+        )?;
+        Ok(w::ListGroupPoliciesResponse {
+            policy_names: Some(names),
+            is_truncated,
+            marker,
+        })
     }
     /// PutRolePolicy.
-    pub fn put_role_policy(&self, caller: &Caller, input: w::PutRolePolicyRequest) -> Result<(), ApiError> {
-        self.put_inline(caller, ROLE, "iam:PutRolePolicy", &req(&input.role_name), &req(&input.policy_name), &req(&input.policy_document))
+    pub fn put_role_policy(
+        &self,
+        caller: &Caller,
+        input: w::PutRolePolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.put_inline(
+            caller,
+            ROLE,
+            "iam:PutRolePolicy",
+            &req(&input.role_name),
+            &req(&input.policy_name),
+            &req(&input.policy_document),
+        )
     }
     /// GetRolePolicy.
-    pub fn get_role_policy(&self, caller: &Caller, input: w::GetRolePolicyRequest) -> Result<w::GetRolePolicyResponse, ApiError> {
+    pub fn get_role_policy(
+        &self,
+        caller: &Caller,
+        input: w::GetRolePolicyRequest,
+    ) -> Result<w::GetRolePolicyResponse, ApiError> {
         let policy_name = req(&input.policy_name);
-        let (e, doc) = self.get_inline(caller, ROLE, "iam:GetRolePolicy", &req(&input.role_name), &policy_name)?;
-        Ok(w::GetRolePolicyResponse { role_name: Some(e.name), policy_name: Some(policy_name), policy_document: Some(doc) })
+        let (e, doc) = self.get_inline(
+            caller,
+            ROLE,
+            "iam:GetRolePolicy",
+            &req(&input.role_name),
+            &policy_name,
+        )?;
+        Ok(w::GetRolePolicyResponse {
+            role_name: Some(e.name),
+            policy_name: Some(policy_name),
+            policy_document: Some(doc),
+        })
     }
     /// DeleteRolePolicy.
-    pub fn delete_role_policy(&self, caller: &Caller, input: w::DeleteRolePolicyRequest) -> Result<(), ApiError> {
-        self.delete_inline(caller, ROLE, "iam:DeleteRolePolicy", &req(&input.role_name), &req(&input.policy_name))
+    pub fn delete_role_policy(
+        &self,
+        caller: &Caller,
+        input: w::DeleteRolePolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.delete_inline(
+            caller,
+            ROLE,
+            "iam:DeleteRolePolicy",
+            &req(&input.role_name),
+            &req(&input.policy_name),
+        )
     }
     /// ListRolePolicies.
-    pub fn list_role_policies(&self, caller: &Caller, input: w::ListRolePoliciesRequest) -> Result<w::ListRolePoliciesResponse, ApiError> {
-        let (names, is_truncated, marker) = self.list_inline(caller, ROLE, "iam:ListRolePolicies", &req(&input.role_name), &input.marker, input.max_items)?;
-        Ok(w::ListRolePoliciesResponse { policy_names: Some(names), is_truncated, marker })
+    pub fn list_role_policies(
+        &self,
+        caller: &Caller,
+        input: w::ListRolePoliciesRequest,
+    ) -> Result<w::ListRolePoliciesResponse, ApiError> {
+        let (names, is_truncated, marker) = self.list_inline(
+            caller,
+            ROLE,
+            "iam:ListRolePolicies",
+            &req(&input.role_name),
+            &input.marker,
+            input.max_items,
+        )?;
+        Ok(w::ListRolePoliciesResponse {
+            policy_names: Some(names),
+            is_truncated,
+            marker,
+        })
     }
 
     // ----- managed policies -----
@@ -704,7 +1092,12 @@ impl Iam {
         })
     }
 
-    fn authorized_policy(&self, caller: &Caller, action: &str, policy_arn: &str) -> Result<ManagedPolicy, ApiError> {
+    fn authorized_policy(
+        &self,
+        caller: &Caller,
+        action: &str,
+        policy_arn: &str,
+    ) -> Result<ManagedPolicy, ApiError> {
         if split_arn(policy_arn, "policy").is_none() {
             return Err(invalid_input(format!("ARN {policy_arn} is not valid: a managed policy ARN is arn:aws:iam::<account or aws>:policy/<path><name>.")));
         }
@@ -712,7 +1105,12 @@ impl Iam {
         self.existing_policy(&caller.account_id, policy_arn)
     }
 
-    fn customer_policy(&self, caller: &Caller, action: &str, policy_arn: &str) -> Result<ManagedPolicy, ApiError> {
+    fn customer_policy(
+        &self,
+        caller: &Caller,
+        action: &str,
+        policy_arn: &str,
+    ) -> Result<ManagedPolicy, ApiError> {
         let p = self.authorized_policy(caller, action, policy_arn)?;
         if crate::managed::aws_managed(policy_arn).is_some() {
             return Err(ApiError::new(
@@ -724,17 +1122,28 @@ impl Iam {
     }
 
     /// CreatePolicy.
-    pub fn create_policy(&self, caller: &Caller, input: w::CreatePolicyRequest) -> Result<w::CreatePolicyResponse, ApiError> {
+    pub fn create_policy(
+        &self,
+        caller: &Caller,
+        input: w::CreatePolicyRequest,
+    ) -> Result<w::CreatePolicyResponse, ApiError> {
         let name = req(&input.policy_name);
         let path = path_or_root(&input.path);
         check_path(&path)?;
         let a = arn(&caller.account_id, "policy", &path, &name);
         let tags = to_tags(&input.tags);
-        self.allow(caller, "iam:CreatePolicy", &a, tag_context(Context::new(), &tags))?;
+        self.allow(
+            caller,
+            "iam:CreatePolicy",
+            &a,
+            tag_context(Context::new(), &tags),
+        )?;
         let doc = req(&input.policy_document);
         Policy::parse(&doc, PolicyType::Identity).map_err(malformed)?;
         if policy_size(&doc) > MANAGED_POLICY_MAX {
-            return Err(limit(format!("Cannot exceed quota for PolicySize: {MANAGED_POLICY_MAX}")));
+            return Err(limit(format!(
+                "Cannot exceed quota for PolicySize: {MANAGED_POLICY_MAX}"
+            )));
         }
         let now = iso(self.now());
         let p = ManagedPolicy {
@@ -747,38 +1156,67 @@ impl Iam {
             description: input.description.clone(),
             tags,
             default_version: "v1".into(),
-            versions: vec![PolicyVersion { id: "v1".into(), document: doc, created: now }],
+            versions: vec![PolicyVersion {
+                id: "v1".into(),
+                document: doc,
+                created: now,
+            }],
             next_version: 2,
         };
         let _guard = self.lock();
         self.save_policy(&caller.account_id, &p, true)?;
-        Ok(w::CreatePolicyResponse { policy: Some(self.wire_policy(&caller.account_id, &p)?) })
+        Ok(w::CreatePolicyResponse {
+            policy: Some(self.wire_policy(&caller.account_id, &p)?),
+        })
     }
 
     /// GetPolicy.
-    pub fn get_policy(&self, caller: &Caller, input: w::GetPolicyRequest) -> Result<w::GetPolicyResponse, ApiError> {
+    pub fn get_policy(
+        &self,
+        caller: &Caller,
+        input: w::GetPolicyRequest,
+    ) -> Result<w::GetPolicyResponse, ApiError> {
         let p = self.authorized_policy(caller, "iam:GetPolicy", &req(&input.policy_arn))?;
-        Ok(w::GetPolicyResponse { policy: Some(self.wire_policy(&caller.account_id, &p)?) })
+        Ok(w::GetPolicyResponse {
+            policy: Some(self.wire_policy(&caller.account_id, &p)?),
+        })
     }
 
     /// DeletePolicy: only when nothing uses it and only its default version is left.
-    pub fn delete_policy(&self, caller: &Caller, input: w::DeletePolicyRequest) -> Result<(), ApiError> {
+    pub fn delete_policy(
+        &self,
+        caller: &Caller,
+        input: w::DeletePolicyRequest,
+    ) -> Result<(), ApiError> {
         let policy_arn = req(&input.policy_arn);
         let p = self.customer_policy(caller, "iam:DeletePolicy", &policy_arn)?;
         let _guard = self.lock();
-        if !self.attachments(&caller.account_id, &p.arn)?.is_empty() || self.boundary_uses(&caller.account_id, &p.arn)? > 0 {
+        if !self.attachments(&caller.account_id, &p.arn)?.is_empty()
+            || self.boundary_uses(&caller.account_id, &p.arn)? > 0
+        {
             return Err(conflict("Cannot delete a policy attached to entities."));
         }
         if p.versions.len() > 1 {
             return Err(conflict("This policy has more than one version. Before you delete a policy, you must delete the policy's versions. The default version is deleted with the policy."));
         }
-        self.meta.delete(crate::entities::POLICY, &caller.account_id, &p.id).map_err(storage)?;
+        self.meta
+            .delete(crate::entities::POLICY, &caller.account_id, &p.id)
+            .map_err(storage)?;
         Ok(())
     }
 
     /// ListPolicies (Scope All, AWS or Local; OnlyAttached; PathPrefix; PolicyUsageFilter).
-    pub fn list_policies(&self, caller: &Caller, input: w::ListPoliciesRequest) -> Result<w::ListPoliciesResponse, ApiError> {
-        self.allow(caller, "iam:ListPolicies", &arn(&caller.account_id, "policy", "/", ""), Context::new())?;
+    pub fn list_policies(
+        &self,
+        caller: &Caller,
+        input: w::ListPoliciesRequest,
+    ) -> Result<w::ListPoliciesResponse, ApiError> {
+        self.allow(
+            caller,
+            "iam:ListPolicies",
+            &arn(&caller.account_id, "policy", "/", ""),
+            Context::new(),
+        )?;
         let account = &caller.account_id;
         let scope = input.scope.clone().unwrap_or_else(|| "All".into());
         let mut all = Vec::new();
@@ -805,7 +1243,11 @@ impl Iam {
             out.push(wp);
         }
         let (policies, is_truncated, marker) = page(out, &input.marker, input.max_items)?;
-        Ok(w::ListPoliciesResponse { policies: Some(policies), is_truncated, marker })
+        Ok(w::ListPoliciesResponse {
+            policies: Some(policies),
+            is_truncated,
+            marker,
+        })
     }
 
     fn wire_version(p: &ManagedPolicy, v: &PolicyVersion, with_document: bool) -> w::PolicyVersion {
@@ -818,22 +1260,37 @@ impl Iam {
     }
 
     /// GetPolicyVersion.
-    pub fn get_policy_version(&self, caller: &Caller, input: w::GetPolicyVersionRequest) -> Result<w::GetPolicyVersionResponse, ApiError> {
+    pub fn get_policy_version(
+        &self,
+        caller: &Caller,
+        input: w::GetPolicyVersionRequest,
+    ) -> Result<w::GetPolicyVersionResponse, ApiError> {
         let p = self.authorized_policy(caller, "iam:GetPolicyVersion", &req(&input.policy_arn))?;
         let id = req(&input.version_id);
         let v = p.versions.iter().find(|v| v.id == id).ok_or_else(|| {
-            no_such(format!("Policy {} version {id} does not exist or is not attachable.", p.arn))
+            no_such(format!(
+                "Policy {} version {id} does not exist or is not attachable.",
+                p.arn
+            ))
         })?;
-        Ok(w::GetPolicyVersionResponse { policy_version: Some(Self::wire_version(&p, v, true)) })
+        Ok(w::GetPolicyVersionResponse {
+            policy_version: Some(Self::wire_version(&p, v, true)),
+        })
     }
 
     /// CreatePolicyVersion.
-    pub fn create_policy_version(&self, caller: &Caller, input: w::CreatePolicyVersionRequest) -> Result<w::CreatePolicyVersionResponse, ApiError> {
+    pub fn create_policy_version(
+        &self,
+        caller: &Caller,
+        input: w::CreatePolicyVersionRequest,
+    ) -> Result<w::CreatePolicyVersionResponse, ApiError> {
         let p = self.customer_policy(caller, "iam:CreatePolicyVersion", &req(&input.policy_arn))?;
         let doc = req(&input.policy_document);
         Policy::parse(&doc, PolicyType::Identity).map_err(malformed)?;
         if policy_size(&doc) > MANAGED_POLICY_MAX {
-            return Err(limit(format!("Cannot exceed quota for PolicySize: {MANAGED_POLICY_MAX}")));
+            return Err(limit(format!(
+                "Cannot exceed quota for PolicySize: {MANAGED_POLICY_MAX}"
+            )));
         }
         let _guard = self.lock();
         let mut p = self.existing_policy(&caller.account_id, &p.arn)?;
@@ -841,7 +1298,11 @@ impl Iam {
             return Err(limit(format!("A managed policy can have up to {VERSIONS_PER_POLICY} versions. Before you create a new version, you must delete an existing version.")));
         }
         let now = iso(self.now());
-        let v = PolicyVersion { id: format!("v{}", p.next_version), document: doc, created: now.clone() };
+        let v = PolicyVersion {
+            id: format!("v{}", p.next_version),
+            document: doc,
+            created: now.clone(),
+        };
         p.next_version += 1;
         p.updated = now;
         if input.set_as_default == Some(true) {
@@ -849,20 +1310,39 @@ impl Iam {
         }
         p.versions.push(v.clone());
         self.save_policy(&caller.account_id, &p, false)?;
-        Ok(w::CreatePolicyVersionResponse { policy_version: Some(Self::wire_version(&p, &v, false)) })
+        Ok(w::CreatePolicyVersionResponse {
+            policy_version: Some(Self::wire_version(&p, &v, false)),
+        })
     }
 
     /// ListPolicyVersions.
-    pub fn list_policy_versions(&self, caller: &Caller, input: w::ListPolicyVersionsRequest) -> Result<w::ListPolicyVersionsResponse, ApiError> {
-        let p = self.authorized_policy(caller, "iam:ListPolicyVersions", &req(&input.policy_arn))?;
-        let mut versions: Vec<w::PolicyVersion> = p.versions.iter().map(|v| Self::wire_version(&p, v, false)).collect();
+    pub fn list_policy_versions(
+        &self,
+        caller: &Caller,
+        input: w::ListPolicyVersionsRequest,
+    ) -> Result<w::ListPolicyVersionsResponse, ApiError> {
+        let p =
+            self.authorized_policy(caller, "iam:ListPolicyVersions", &req(&input.policy_arn))?;
+        let mut versions: Vec<w::PolicyVersion> = p
+            .versions
+            .iter()
+            .map(|v| Self::wire_version(&p, v, false))
+            .collect();
         versions.reverse();
         let (versions, is_truncated, marker) = page(versions, &input.marker, input.max_items)?;
-        Ok(w::ListPolicyVersionsResponse { versions: Some(versions), is_truncated, marker })
+        Ok(w::ListPolicyVersionsResponse {
+            versions: Some(versions),
+            is_truncated,
+            marker,
+        })
     }
 
     /// DeletePolicyVersion (never the default one).
-    pub fn delete_policy_version(&self, caller: &Caller, input: w::DeletePolicyVersionRequest) -> Result<(), ApiError> {
+    pub fn delete_policy_version(
+        &self,
+        caller: &Caller,
+        input: w::DeletePolicyVersionRequest,
+    ) -> Result<(), ApiError> {
         let p = self.customer_policy(caller, "iam:DeletePolicyVersion", &req(&input.policy_arn))?;
         let id = req(&input.version_id);
         let _guard = self.lock();
@@ -873,19 +1353,33 @@ impl Iam {
         let before = p.versions.len();
         p.versions.retain(|v| v.id != id);
         if p.versions.len() == before {
-            return Err(no_such(format!("Policy {} version {id} does not exist or is not attachable.", p.arn)));
+            return Err(no_such(format!(
+                "Policy {} version {id} does not exist or is not attachable.",
+                p.arn
+            )));
         }
         self.save_policy(&caller.account_id, &p, false)
     }
 
     /// SetDefaultPolicyVersion.
-    pub fn set_default_policy_version(&self, caller: &Caller, input: w::SetDefaultPolicyVersionRequest) -> Result<(), ApiError> {
-        let p = self.customer_policy(caller, "iam:SetDefaultPolicyVersion", &req(&input.policy_arn))?;
+    pub fn set_default_policy_version(
+        &self,
+        caller: &Caller,
+        input: w::SetDefaultPolicyVersionRequest,
+    ) -> Result<(), ApiError> {
+        let p = self.customer_policy(
+            caller,
+            "iam:SetDefaultPolicyVersion",
+            &req(&input.policy_arn),
+        )?;
         let id = req(&input.version_id);
         let _guard = self.lock();
         let mut p = self.existing_policy(&caller.account_id, &p.arn)?;
         if !p.versions.iter().any(|v| v.id == id) {
-            return Err(no_such(format!("Policy {} version {id} does not exist or is not attachable.", p.arn)));
+            return Err(no_such(format!(
+                "Policy {} version {id} does not exist or is not attachable.",
+                p.arn
+            )));
         }
         p.default_version = id;
         p.updated = iso(self.now());
@@ -894,7 +1388,14 @@ impl Iam {
 
     // ----- attachments -----
 
-    fn attach(&self, caller: &Caller, kind: &str, op: &str, name: &str, policy_arn: &str) -> Result<(), ApiError> {
+    fn attach(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        policy_arn: &str,
+    ) -> Result<(), ApiError> {
         let ctx = Context::new().with("iam:PolicyARN", policy_arn.to_string());
         let e = self.authorized_entity(caller, op, kind, name, ctx)?;
         if split_arn(policy_arn, "policy").is_none() {
@@ -907,14 +1408,27 @@ impl Iam {
             return Ok(());
         }
         if e.attached.len() >= MANAGED_POLICIES_PER_ENTITY {
-            let quota = match kind { USER => "PoliciesPerUser", GROUP => "PoliciesPerGroup", _ => "PoliciesPerRole" };
-            return Err(limit(format!("Cannot exceed quota for {quota}: {MANAGED_POLICIES_PER_ENTITY}")));
+            let quota = match kind {
+                USER => "PoliciesPerUser",
+                GROUP => "PoliciesPerGroup",
+                _ => "PoliciesPerRole",
+            };
+            return Err(limit(format!(
+                "Cannot exceed quota for {quota}: {MANAGED_POLICIES_PER_ENTITY}"
+            )));
         }
         e.attached.push(policy_arn.to_string());
         self.save_entity(kind, &caller.account_id, &e)
     }
 
-    fn detach(&self, caller: &Caller, kind: &str, op: &str, name: &str, policy_arn: &str) -> Result<(), ApiError> {
+    fn detach(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        policy_arn: &str,
+    ) -> Result<(), ApiError> {
         let ctx = Context::new().with("iam:PolicyARN", policy_arn.to_string());
         let e = self.authorized_entity(caller, op, kind, name, ctx)?;
         let _guard = self.lock();
@@ -927,14 +1441,26 @@ impl Iam {
         self.save_entity(kind, &caller.account_id, &e)
     }
 
-    fn list_attached(&self, caller: &Caller, kind: &str, op: &str, name: &str, prefix: &Option<String>, marker: &Option<String>, max: Option<i64>) -> Result<(Vec<w::AttachedPolicy>, Option<bool>, Option<String>), ApiError> {
+    fn list_attached(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        prefix: &Option<String>,
+        marker: &Option<String>,
+        max: Option<i64>,
+    ) -> Result<(Vec<w::AttachedPolicy>, Option<bool>, Option<String>), ApiError> {
         let e = self.authorized_entity(caller, op, kind, name, Context::new())?;
         let prefix = path_or_root(prefix);
         let mut out = Vec::new();
         for a in &e.attached {
             if let Some(p) = self.managed_policy(&caller.account_id, a)? {
                 if p.path.starts_with(&prefix) {
-                    out.push(w::AttachedPolicy { policy_name: Some(p.name), policy_arn: Some(p.arn) });
+                    out.push(w::AttachedPolicy {
+                        policy_name: Some(p.name),
+                        policy_arn: Some(p.arn),
+                    });
                 }
             }
         }
@@ -942,48 +1468,163 @@ impl Iam {
     }
 
     /// AttachUserPolicy.
-    pub fn attach_user_policy(&self, caller: &Caller, input: w::AttachUserPolicyRequest) -> Result<(), ApiError> {
-        self.attach(caller, USER, "iam:AttachUserPolicy", &req(&input.user_name), &req(&input.policy_arn))
+    pub fn attach_user_policy(
+        &self,
+        caller: &Caller,
+        input: w::AttachUserPolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.attach(
+            caller,
+            USER,
+            "iam:AttachUserPolicy",
+            &req(&input.user_name),
+            &req(&input.policy_arn),
+        )
     }
     /// DetachUserPolicy.
-    pub fn detach_user_policy(&self, caller: &Caller, input: w::DetachUserPolicyRequest) -> Result<(), ApiError> {
-        self.detach(caller, USER, "iam:DetachUserPolicy", &req(&input.user_name), &req(&input.policy_arn))
+    pub fn detach_user_policy(
+        &self,
+        caller: &Caller,
+        input: w::DetachUserPolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.detach(
+            caller,
+            USER,
+            "iam:DetachUserPolicy",
+            &req(&input.user_name),
+            &req(&input.policy_arn),
+        )
     }
     /// AttachGroupPolicy.
-    pub fn attach_group_policy(&self, caller: &Caller, input: w::AttachGroupPolicyRequest) -> Result<(), ApiError> {
-        self.attach(caller, GROUP, "iam:AttachGroupPolicy", &req(&input.group_name), &req(&input.policy_arn))
+    pub fn attach_group_policy(
+        &self,
+        caller: &Caller,
+        input: w::AttachGroupPolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.attach(
+            caller,
+            GROUP,
+            "iam:AttachGroupPolicy",
+            &req(&input.group_name),
+            &req(&input.policy_arn),
+        )
     }
     /// DetachGroupPolicy.
-    pub fn detach_group_policy(&self, caller: &Caller, input: w::DetachGroupPolicyRequest) -> Result<(), ApiError> {
-        self.detach(caller, GROUP, "iam:DetachGroupPolicy", &req(&input.group_name), &req(&input.policy_arn))
+    pub fn detach_group_policy(
+        &self,
+        caller: &Caller,
+        input: w::DetachGroupPolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.detach(
+            caller,
+            GROUP,
+            "iam:DetachGroupPolicy",
+            &req(&input.group_name),
+            &req(&input.policy_arn),
+        )
     }
     /// AttachRolePolicy.
-    pub fn attach_role_policy(&self, caller: &Caller, input: w::AttachRolePolicyRequest) -> Result<(), ApiError> {
-        self.attach(caller, ROLE, "iam:AttachRolePolicy", &req(&input.role_name), &req(&input.policy_arn))
+    pub fn attach_role_policy(
+        &self,
+        caller: &Caller,
+        input: w::AttachRolePolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.attach(
+            caller,
+            ROLE,
+            "iam:AttachRolePolicy",
+            &req(&input.role_name),
+            &req(&input.policy_arn),
+        )
     }
     /// DetachRolePolicy.
-    pub fn detach_role_policy(&self, caller: &Caller, input: w::DetachRolePolicyRequest) -> Result<(), ApiError> {
-        self.detach(caller, ROLE, "iam:DetachRolePolicy", &req(&input.role_name), &req(&input.policy_arn))
+    pub fn detach_role_policy(
+        &self,
+        caller: &Caller,
+        input: w::DetachRolePolicyRequest,
+    ) -> Result<(), ApiError> {
+        self.detach(
+            caller,
+            ROLE,
+            "iam:DetachRolePolicy",
+            &req(&input.role_name),
+            &req(&input.policy_arn),
+        )
     }
     /// ListAttachedUserPolicies.
-    pub fn list_attached_user_policies(&self, caller: &Caller, input: w::ListAttachedUserPoliciesRequest) -> Result<w::ListAttachedUserPoliciesResponse, ApiError> {
-        let (attached_policies, is_truncated, marker) = self.list_attached(caller, USER, "iam:ListAttachedUserPolicies", &req(&input.user_name), &input.path_prefix, &input.marker, input.max_items)?;
-        Ok(w::ListAttachedUserPoliciesResponse { attached_policies: Some(attached_policies), is_truncated, marker })
+    pub fn list_attached_user_policies(
+        &self,
+        caller: &Caller,
+        input: w::ListAttachedUserPoliciesRequest,
+    ) -> Result<w::ListAttachedUserPoliciesResponse, ApiError> {
+        let (attached_policies, is_truncated, marker) = self.list_attached(
+            caller,
+            USER,
+            "iam:ListAttachedUserPolicies",
+            &req(&input.user_name),
+            &input.path_prefix,
+            &input.marker,
+            input.max_items,
+        )?;
+        Ok(w::ListAttachedUserPoliciesResponse {
+            attached_policies: Some(attached_policies),
+            is_truncated,
+            marker,
+        })
     }
     /// ListAttachedGroupPolicies.
-    pub fn list_attached_group_policies(&self, caller: &Caller, input: w::ListAttachedGroupPoliciesRequest) -> Result<w::ListAttachedGroupPoliciesResponse, ApiError> {
-        let (attached_policies, is_truncated, marker) = self.list_attached(caller, GROUP, "iam:ListAttachedGroupPolicies", &req(&input.group_name), &input.path_prefix, &input.marker, input.max_items)?;
-        Ok(w::ListAttachedGroupPoliciesResponse { attached_policies: Some(attached_policies), is_truncated, marker })
+    pub fn list_attached_group_policies(
+        &self,
+        caller: &Caller,
+        input: w::ListAttachedGroupPoliciesRequest,
+    ) -> Result<w::ListAttachedGroupPoliciesResponse, ApiError> {
+        let (attached_policies, is_truncated, marker) = self.list_attached(
+            caller,
+            GROUP,
+            "iam:ListAttachedGroupPolicies",
+            &req(&input.group_name),
+            &input.path_prefix,
+            &input.marker,
+            input.max_items,
+        )?;
+        Ok(w::ListAttachedGroupPoliciesResponse {
+            attached_policies: Some(attached_policies),
+            is_truncated,
+            marker,
+        })
     }
     /// ListAttachedRolePolicies.
-    pub fn list_attached_role_policies(&self, caller: &Caller, input: w::ListAttachedRolePoliciesRequest) -> Result<w::ListAttachedRolePoliciesResponse, ApiError> {
-        let (attached_policies, is_truncated, marker) = self.list_attached(caller, ROLE, "iam:ListAttachedRolePolicies", &req(&input.role_name), &input.path_prefix, &input.marker, input.max_items)?;
-        Ok(w::ListAttachedRolePoliciesResponse { attached_policies: Some(attached_policies), is_truncated, marker })
+    pub fn list_attached_role_policies(
+        &self,
+        caller: &Caller,
+        input: w::ListAttachedRolePoliciesRequest,
+    ) -> Result<w::ListAttachedRolePoliciesResponse, ApiError> {
+        let (attached_policies, is_truncated, marker) = self.list_attached(
+            caller,
+            ROLE,
+            "iam:ListAttachedRolePolicies",
+            &req(&input.role_name),
+            &input.path_prefix,
+            &input.marker,
+            input.max_items,
+        )?;
+        Ok(w::ListAttachedRolePoliciesResponse {
+            attached_policies: Some(attached_policies),
+            is_truncated,
+            marker,
+        })
     }
 
     // ----- permissions boundaries -----
 
-    fn set_boundary(&self, caller: &Caller, kind: &str, op: &str, name: &str, boundary: Option<String>) -> Result<(), ApiError> {
+    fn set_boundary(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        boundary: Option<String>,
+    ) -> Result<(), ApiError> {
         let mut ctx = Context::new();
         if let Some(b) = &boundary {
             ctx = ctx.with("iam:PermissionsBoundary", b.clone());
@@ -999,27 +1640,72 @@ impl Iam {
     }
 
     /// PutUserPermissionsBoundary.
-    pub fn put_user_permissions_boundary(&self, caller: &Caller, input: w::PutUserPermissionsBoundaryRequest) -> Result<(), ApiError> {
-        self.set_boundary(caller, USER, "iam:PutUserPermissionsBoundary", &req(&input.user_name), input.permissions_boundary)
+    pub fn put_user_permissions_boundary(
+        &self,
+        caller: &Caller,
+        input: w::PutUserPermissionsBoundaryRequest,
+    ) -> Result<(), ApiError> {
+        self.set_boundary(
+            caller,
+            USER,
+            "iam:PutUserPermissionsBoundary",
+            &req(&input.user_name),
+            input.permissions_boundary,
+        )
     }
     /// DeleteUserPermissionsBoundary.
-    pub fn delete_user_permissions_boundary(&self, caller: &Caller, input: w::DeleteUserPermissionsBoundaryRequest) -> Result<(), ApiError> {
-        self.set_boundary(caller, USER, "iam:DeleteUserPermissionsBoundary", &req(&input.user_name), None)
+    pub fn delete_user_permissions_boundary(
+        &self,
+        caller: &Caller,
+        input: w::DeleteUserPermissionsBoundaryRequest,
+    ) -> Result<(), ApiError> {
+        self.set_boundary(
+            caller,
+            USER,
+            "iam:DeleteUserPermissionsBoundary",
+            &req(&input.user_name),
+            None,
+        )
     }
     /// PutRolePermissionsBoundary.
-    pub fn put_role_permissions_boundary(&self, caller: &Caller, input: w::PutRolePermissionsBoundaryRequest) -> Result<(), ApiError> {
-        self.set_boundary(caller, ROLE, "iam:PutRolePermissionsBoundary", &req(&input.role_name), input.permissions_boundary)
+    pub fn put_role_permissions_boundary(
+        &self,
+        caller: &Caller,
+        input: w::PutRolePermissionsBoundaryRequest,
+    ) -> Result<(), ApiError> {
+        self.set_boundary(
+            caller,
+            ROLE,
+            "iam:PutRolePermissionsBoundary",
+            &req(&input.role_name),
+            input.permissions_boundary,
+        )
     }
     /// DeleteRolePermissionsBoundary.
-    pub fn delete_role_permissions_boundary(&self, caller: &Caller, input: w::DeleteRolePermissionsBoundaryRequest) -> Result<(), ApiError> {
-        self.set_boundary(caller, ROLE, "iam:DeleteRolePermissionsBoundary", &req(&input.role_name), None)
+    pub fn delete_role_permissions_boundary(
+        &self,
+        caller: &Caller,
+        input: w::DeleteRolePermissionsBoundaryRequest,
+    ) -> Result<(), ApiError> {
+        self.set_boundary(
+            caller,
+            ROLE,
+            "iam:DeleteRolePermissionsBoundary",
+            &req(&input.role_name),
+            None,
+        )
     }
 
     // ----- access keys -----
 
     /// The principal ARN whose keys an access-key operation manages: the
     /// named user, or the caller itself (a user, or the root user).
-    fn key_owner(&self, caller: &Caller, action: &str, user_name: &Option<String>) -> Result<(String, Option<String>), ApiError> {
+    fn key_owner(
+        &self,
+        caller: &Caller,
+        action: &str,
+        user_name: &Option<String>,
+    ) -> Result<(String, Option<String>), ApiError> {
         let name = match (user_name, &caller.identity) {
             (Some(n), _) => n.clone(),
             (None, Identity::User { name }) => name.clone(),
@@ -1039,11 +1725,17 @@ impl Iam {
     }
 
     /// CreateAccessKey (at most two per user).
-    pub fn create_access_key(&self, caller: &Caller, input: w::CreateAccessKeyRequest) -> Result<w::CreateAccessKeyResponse, ApiError> {
+    pub fn create_access_key(
+        &self,
+        caller: &Caller,
+        input: w::CreateAccessKeyRequest,
+    ) -> Result<w::CreateAccessKeyResponse, ApiError> {
         let (owner, user_name) = self.key_owner(caller, "iam:CreateAccessKey", &input.user_name)?;
         let _guard = self.lock();
         if self.meta.access_keys_of(&owner).map_err(storage)?.len() >= ACCESS_KEYS_PER_USER {
-            return Err(limit(format!("Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}")));
+            return Err(limit(format!(
+                "Cannot exceed quota for AccessKeysPerUser: {ACCESS_KEYS_PER_USER}"
+            )));
         }
         let key = AccessKey {
             access_key_id: new_access_key_id("AKIA"),
@@ -1066,7 +1758,11 @@ impl Iam {
     }
 
     /// ListAccessKeys.
-    pub fn list_access_keys(&self, caller: &Caller, input: w::ListAccessKeysRequest) -> Result<w::ListAccessKeysResponse, ApiError> {
+    pub fn list_access_keys(
+        &self,
+        caller: &Caller,
+        input: w::ListAccessKeysRequest,
+    ) -> Result<w::ListAccessKeysResponse, ApiError> {
         let (owner, user_name) = self.key_owner(caller, "iam:ListAccessKeys", &input.user_name)?;
         let keys: Vec<w::AccessKeyMetadata> = self
             .meta
@@ -1081,7 +1777,11 @@ impl Iam {
             })
             .collect();
         let (keys, is_truncated, marker) = page(keys, &input.marker, input.max_items)?;
-        Ok(w::ListAccessKeysResponse { access_key_metadata: Some(keys), is_truncated, marker })
+        Ok(w::ListAccessKeysResponse {
+            access_key_metadata: Some(keys),
+            is_truncated,
+            marker,
+        })
     }
 
     fn owned_key(&self, owner: &str, access_key_id: &str) -> Result<AccessKey, ApiError> {
@@ -1089,24 +1789,40 @@ impl Iam {
             .access_key(access_key_id)
             .map_err(storage)?
             .filter(|k| k.principal_arn == owner)
-            .ok_or_else(|| no_such(format!("The Access Key with id {access_key_id} cannot be found.")))
+            .ok_or_else(|| {
+                no_such(format!(
+                    "The Access Key with id {access_key_id} cannot be found."
+                ))
+            })
     }
 
     /// UpdateAccessKey (Active / Inactive).
-    pub fn update_access_key(&self, caller: &Caller, input: w::UpdateAccessKeyRequest) -> Result<(), ApiError> {
+    pub fn update_access_key(
+        &self,
+        caller: &Caller,
+        input: w::UpdateAccessKeyRequest,
+    ) -> Result<(), ApiError> {
         let (owner, _) = self.key_owner(caller, "iam:UpdateAccessKey", &input.user_name)?;
         let id = req(&input.access_key_id);
         let status = req(&input.status);
         if status != "Active" && status != "Inactive" {
-            return Err(invalid_input(format!("Status '{status}' is not valid: use Active or Inactive.")));
+            return Err(invalid_input(format!(
+                "Status '{status}' is not valid: use Active or Inactive."
+            )));
         }
         self.owned_key(&owner, &id)?;
-        self.meta.set_access_key_status(&id, &status).map_err(storage)?;
+        self.meta
+            .set_access_key_status(&id, &status)
+            .map_err(storage)?;
         Ok(())
     }
 
     /// DeleteAccessKey.
-    pub fn delete_access_key(&self, caller: &Caller, input: w::DeleteAccessKeyRequest) -> Result<(), ApiError> {
+    pub fn delete_access_key(
+        &self,
+        caller: &Caller,
+        input: w::DeleteAccessKeyRequest,
+    ) -> Result<(), ApiError> {
         let (owner, _) = self.key_owner(caller, "iam:DeleteAccessKey", &input.user_name)?;
         let id = req(&input.access_key_id);
         self.owned_key(&owner, &id)?;
@@ -1116,15 +1832,30 @@ impl Iam {
 
     // ----- tags -----
 
-    fn tag(&self, caller: &Caller, kind: &str, op: &str, name: &str, tags: Vec<Tag>) -> Result<(), ApiError> {
-        let e = self.authorized_entity(caller, op, kind, name, tag_context(Context::new(), &tags))?;
+    fn tag(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        tags: Vec<Tag>,
+    ) -> Result<(), ApiError> {
+        let e =
+            self.authorized_entity(caller, op, kind, name, tag_context(Context::new(), &tags))?;
         let _guard = self.lock();
         let mut e = self.existing(kind, &caller.account_id, &e.name)?;
         e.tags = merge_tags(&e.tags, tags, crate::entities::kind_word(kind))?;
         self.save_entity(kind, &caller.account_id, &e)
     }
 
-    fn untag(&self, caller: &Caller, kind: &str, op: &str, name: &str, keys: Vec<String>) -> Result<(), ApiError> {
+    fn untag(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        keys: Vec<String>,
+    ) -> Result<(), ApiError> {
         let ctx = if keys.is_empty() {
             Context::new()
         } else {
@@ -1133,40 +1864,103 @@ impl Iam {
         let e = self.authorized_entity(caller, op, kind, name, ctx)?;
         let _guard = self.lock();
         let mut e = self.existing(kind, &caller.account_id, &e.name)?;
-        e.tags.retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
+        e.tags
+            .retain(|t| !keys.iter().any(|k| k.eq_ignore_ascii_case(&t.key)));
         self.save_entity(kind, &caller.account_id, &e)
     }
 
-    fn list_tags(&self, caller: &Caller, kind: &str, op: &str, name: &str, marker: &Option<String>, max: Option<i64>) -> Result<(Vec<w::Tag>, Option<bool>, Option<String>), ApiError> {
+    fn list_tags(
+        &self,
+        caller: &Caller,
+        kind: &str,
+        op: &str,
+        name: &str,
+        marker: &Option<String>,
+        max: Option<i64>,
+    ) -> Result<(Vec<w::Tag>, Option<bool>, Option<String>), ApiError> {
         let e = self.authorized_entity(caller, op, kind, name, Context::new())?;
         page(wire_tags(&e.tags).unwrap_or_default(), marker, max)
     }
 
     /// TagUser.
     pub fn tag_user(&self, caller: &Caller, input: w::TagUserRequest) -> Result<(), ApiError> {
-        self.tag(caller, USER, "iam:TagUser", &req(&input.user_name), to_tags(&input.tags))
+        self.tag(
+            caller,
+            USER,
+            "iam:TagUser",
+            &req(&input.user_name),
+            to_tags(&input.tags),
+        )
     }
     /// UntagUser.
     pub fn untag_user(&self, caller: &Caller, input: w::UntagUserRequest) -> Result<(), ApiError> {
-        self.untag(caller, USER, "iam:UntagUser", &req(&input.user_name), input.tag_keys.unwrap_or_default())
+        self.untag(
+            caller,
+            USER,
+            "iam:UntagUser",
+            &req(&input.user_name),
+            input.tag_keys.unwrap_or_default(),
+        )
     }
     /// ListUserTags.
-    pub fn list_user_tags(&self, caller: &Caller, input: w::ListUserTagsRequest) -> Result<w::ListUserTagsResponse, ApiError> {
-        let (tags, is_truncated, marker) = self.list_tags(caller, USER, "iam:ListUserTags", &req(&input.user_name), &input.marker, input.max_items)?;
-        Ok(w::ListUserTagsResponse { tags: Some(tags), is_truncated, marker })
+    pub fn list_user_tags(
+        &self,
+        caller: &Caller,
+        input: w::ListUserTagsRequest,
+    ) -> Result<w::ListUserTagsResponse, ApiError> {
+        let (tags, is_truncated, marker) = self.list_tags(
+            caller,
+            USER,
+            "iam:ListUserTags",
+            &req(&input.user_name),
+            &input.marker,
+            input.max_items,
+        )?;
+        Ok(w::ListUserTagsResponse {
+            tags: Some(tags),
+            is_truncated,
+            marker,
+        })
     }
     /// TagRole.
     pub fn tag_role(&self, caller: &Caller, input: w::TagRoleRequest) -> Result<(), ApiError> {
-        self.tag(caller, ROLE, "iam:TagRole", &req(&input.role_name), to_tags(&input.tags))
+        self.tag(
+            caller,
+            ROLE,
+            "iam:TagRole",
+            &req(&input.role_name),
+            to_tags(&input.tags),
+        )
     }
     /// UntagRole.
     pub fn untag_role(&self, caller: &Caller, input: w::UntagRoleRequest) -> Result<(), ApiError> {
-        self.untag(caller, ROLE, "iam:UntagRole", &req(&input.role_name), input.tag_keys.unwrap_or_default())
+        self.untag(
+            caller,
+            ROLE,
+            "iam:UntagRole",
+            &req(&input.role_name),
+            input.tag_keys.unwrap_or_default(),
+        )
     }
     /// ListRoleTags.
-    pub fn list_role_tags(&self, caller: &Caller, input: w::ListRoleTagsRequest) -> Result<w::ListRoleTagsResponse, ApiError> {
-        let (tags, is_truncated, marker) = self.list_tags(caller, ROLE, "iam:ListRoleTags", &req(&input.role_name), &input.marker, input.max_items)?;
-        Ok(w::ListRoleTagsResponse { tags: Some(tags), is_truncated, marker })
+    pub fn list_role_tags(
+        &self,
+        caller: &Caller,
+        input: w::ListRoleTagsRequest,
+    ) -> Result<w::ListRoleTagsResponse, ApiError> {
+        let (tags, is_truncated, marker) = self.list_tags(
+            caller,
+            ROLE,
+            "iam:ListRoleTags",
+            &req(&input.role_name),
+            &input.marker,
+            input.max_items,
+        )?;
+        Ok(w::ListRoleTagsResponse {
+            tags: Some(tags),
+            is_truncated,
+            marker,
+        })
     }
 }
 
@@ -1200,10 +1994,32 @@ mod tests {
 
     #[test]
     fn tags_merge_by_key_case_insensitively() {
-        let old = vec![Tag { key: "Team".into(), value: "a".into() }];
-        let merged = merge_tags(&old, vec![Tag { key: "team".into(), value: "b".into() }], "user").unwrap_or_default();
-        assert_eq!(merged, vec![Tag { key: "team".into(), value: "b".into() }]);
-        let many: Vec<Tag> = (0..51).map(|i| Tag { key: format!("k{i}"), value: String::new() }).collect();
+        let old = vec![Tag {
+            key: "Team".into(),
+            value: "a".into(),
+        }];
+        let merged = merge_tags(
+            &old,
+            vec![Tag {
+                key: "team".into(),
+                value: "b".into(),
+            }],
+            "user",
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            merged,
+            vec![Tag {
+                key: "team".into(),
+                value: "b".into()
+            }]
+        );
+        let many: Vec<Tag> = (0..51)
+            .map(|i| Tag {
+                key: format!("k{i}"),
+                value: String::new(),
+            })
+            .collect();
         assert!(merge_tags(&[], many, "user").is_err());
     }
 

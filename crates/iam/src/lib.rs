@@ -26,6 +26,7 @@ mod sts_api;
 pub use accounts::{create_account, NewAccount};
 pub use authz::{Access, DenialRecord, Denied};
 pub use caller::{Caller, Identity, KeyRecord, SessionCheck, TokenProblem};
+pub use simulate::Simulation;
 
 use std::sync::Arc;
 use time::OffsetDateTime;

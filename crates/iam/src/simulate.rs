@@ -14,6 +14,15 @@ use std::collections::BTreeMap;
 use wire::iam as w;
 use wire::{ApiError, ErrorCode};
 
+/// A simulation's answer, and what looks wrong in the simulated policies
+/// (actions that do not exist, likely confusions) although AWS accepts them.
+pub struct Simulation {
+    /// The model's response.
+    pub response: w::SimulatePolicyResponse,
+    /// One sentence per warning, naming the policy.
+    pub warnings: Vec<String>,
+}
+
 /// A named policy and what AWS calls its source type.
 struct Source {
     name: String,
@@ -55,7 +64,13 @@ fn decision_word(effect: Effect) -> &'static str {
 }
 
 impl Iam {
-    fn entity_sources(&self, account: &str, word: &'static str, e: &Entity, out: &mut Vec<Source>) -> Result<(), ApiError> {
+    fn entity_sources(
+        &self,
+        account: &str,
+        word: &'static str,
+        e: &Entity,
+        out: &mut Vec<Source>,
+    ) -> Result<(), ApiError> {
         for (name, doc) in &e.inline {
             out.push(Source {
                 name: name.clone(),
@@ -68,7 +83,11 @@ impl Iam {
                 if let Some(doc) = p.default_document() {
                     out.push(Source {
                         name: arn.clone(),
-                        kind: if arn.starts_with("arn:aws:iam::aws:") { "aws-managed" } else { "user-managed" },
+                        kind: if arn.starts_with("arn:aws:iam::aws:") {
+                            "aws-managed"
+                        } else {
+                            "user-managed"
+                        },
                         policy: crate::authz::parse_stored(doc)?,
                     });
                 }
@@ -78,7 +97,11 @@ impl Iam {
     }
 
     /// SimulatePrincipalPolicy.
-    pub fn simulate_principal_policy(&self, caller: &Caller, input: w::SimulatePrincipalPolicyRequest) -> Result<w::SimulatePolicyResponse, ApiError> {
+    pub fn simulate_principal_policy(
+        &self,
+        caller: &Caller,
+        input: w::SimulatePrincipalPolicyRequest,
+    ) -> Result<Simulation, ApiError> {
         let source_arn = input.policy_source_arn.clone().unwrap_or_default();
         self.allow_simulation(caller, "iam:SimulatePrincipalPolicy", &source_arn)?;
         let account = caller.account_id.clone();
@@ -111,11 +134,23 @@ impl Iam {
             sources.push(Source {
                 name: format!("PolicyInputList.{}", i + 1),
                 kind: "none",
-                policy: parse_input(doc, &format!("PolicyInputList.{}", i + 1), PolicyType::Identity)?,
+                policy: parse_input(
+                    doc,
+                    &format!("PolicyInputList.{}", i + 1),
+                    PolicyType::Identity,
+                )?,
             });
         }
-        let boundary = match input.permissions_boundary_policy_input_list.as_ref().and_then(|l| l.first()) {
-            Some(doc) => Some(parse_input(doc, "PermissionsBoundaryPolicyInputList.1", PolicyType::Identity)?),
+        let boundary = match input
+            .permissions_boundary_policy_input_list
+            .as_ref()
+            .and_then(|l| l.first())
+        {
+            Some(doc) => Some(parse_input(
+                doc,
+                "PermissionsBoundaryPolicyInputList.1",
+                PolicyType::Identity,
+            )?),
             None => match boundary {
                 Some(arn) => self
                     .managed_policy(&account, &arn)?
@@ -126,7 +161,9 @@ impl Iam {
             },
         };
         let principal = match &input.caller_arn {
-            Some(a) => Principal::from_arn(a).ok_or_else(|| invalid(format!("CallerArn {a} is not the ARN of a user or role.")))?,
+            Some(a) => Principal::from_arn(a).ok_or_else(|| {
+                invalid(format!("CallerArn {a} is not the ARN of a user or role."))
+            })?,
             None => principal,
         };
         self.simulate(
@@ -144,29 +181,50 @@ impl Iam {
     }
 
     /// SimulateCustomPolicy.
-    pub fn simulate_custom_policy(&self, caller: &Caller, input: w::SimulateCustomPolicyRequest) -> Result<w::SimulatePolicyResponse, ApiError> {
+    pub fn simulate_custom_policy(
+        &self,
+        caller: &Caller,
+        input: w::SimulateCustomPolicyRequest,
+    ) -> Result<Simulation, ApiError> {
         self.allow_simulation(caller, "iam:SimulateCustomPolicy", "*")?;
         let mut sources = Vec::new();
         for (i, doc) in input.policy_input_list.iter().flatten().enumerate() {
             sources.push(Source {
                 name: format!("PolicyInputList.{}", i + 1),
                 kind: "none",
-                policy: parse_input(doc, &format!("PolicyInputList.{}", i + 1), PolicyType::Identity)?,
+                policy: parse_input(
+                    doc,
+                    &format!("PolicyInputList.{}", i + 1),
+                    PolicyType::Identity,
+                )?,
             });
         }
         let boundary = input
             .permissions_boundary_policy_input_list
             .as_ref()
             .and_then(|l| l.first())
-            .map(|doc| parse_input(doc, "PermissionsBoundaryPolicyInputList.1", PolicyType::Identity))
+            .map(|doc| {
+                parse_input(
+                    doc,
+                    "PermissionsBoundaryPolicyInputList.1",
+                    PolicyType::Identity,
+                )
+            })
             .transpose()?;
         if input.resource_policy.is_some() && input.caller_arn.is_none() {
             return Err(invalid("CallerArn is required with a ResourcePolicy, so that its Principal element has a caller to match."));
         }
         let principal = match &input.caller_arn {
-            Some(a) => Principal::from_arn(a).ok_or_else(|| invalid(format!("CallerArn {a} is not the ARN of a user or role.")))?,
+            Some(a) => Principal::from_arn(a).ok_or_else(|| {
+                invalid(format!("CallerArn {a} is not the ARN of a user or role."))
+            })?,
             // Identity policies alone: a user of the caller's account.
-            None => Principal::user(&caller.account_id, "/", "simulated-user", "AIDACAIRNSIMULATED"),
+            None => Principal::user(
+                &caller.account_id,
+                "/",
+                "simulated-user",
+                "AIDACAIRNSIMULATED",
+            ),
         };
         self.simulate(
             &principal,
@@ -182,7 +240,12 @@ impl Iam {
         )
     }
 
-    fn allow_simulation(&self, caller: &Caller, action: &str, resource: &str) -> Result<(), ApiError> {
+    fn allow_simulation(
+        &self,
+        caller: &Caller,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), ApiError> {
         let access = crate::authz::Access {
             action,
             resource,
@@ -197,10 +260,24 @@ impl Iam {
         })
     }
 
-    fn source_entity(&self, kind: &str, arn_account: &str, account: &str, name: &str, arn: &str) -> Result<Entity, ApiError> {
-        let found = if arn_account == account { self.entity(kind, account, name)? } else { None };
+    fn source_entity(
+        &self,
+        kind: &str,
+        arn_account: &str,
+        account: &str,
+        name: &str,
+        arn: &str,
+    ) -> Result<Entity, ApiError> {
+        let found = if arn_account == account {
+            self.entity(kind, account, name)?
+        } else {
+            None
+        };
         found.filter(|e| e.arn == arn).ok_or_else(|| {
-            ApiError::new(ErrorCode::NoSuchEntity, format!("PolicySourceArn {arn} does not exist in account {account}."))
+            ApiError::new(
+                ErrorCode::NoSuchEntity,
+                format!("PolicySourceArn {arn} does not exist in account {account}."),
+            )
         })
     }
 
@@ -217,22 +294,44 @@ impl Iam {
         entries: &Option<Vec<w::ContextEntry>>,
         marker: Option<&String>,
         max_items: Option<i64>,
-    ) -> Result<w::SimulatePolicyResponse, ApiError> {
+    ) -> Result<Simulation, ApiError> {
         let ctx = context(entries)?;
         let resource_policy = resource_policy
             .as_deref()
             .map(|d| parse_input(d, "ResourcePolicy", PolicyType::Resource))
             .transpose()?;
         let owner = resource_owner
-            .map(|o| o.strip_prefix("arn:aws:iam::").and_then(|r| r.strip_suffix(":root")).unwrap_or(o).to_string())
+            .map(|o| {
+                o.strip_prefix("arn:aws:iam::")
+                    .and_then(|r| r.strip_suffix(":root"))
+                    .unwrap_or(o)
+                    .to_string()
+            })
             .unwrap_or_else(|| principal.account_id.clone());
-        let kinds: BTreeMap<&str, &str> = sources.iter().map(|s| (s.name.as_str(), s.kind)).collect();
-        let named: Vec<NamedPolicy> = sources.iter().map(|s| NamedPolicy { name: &s.name, policy: &s.policy }).collect();
-        let resource_named = resource_policy.as_ref().map(|policy| NamedPolicy { name: "ResourcePolicy", policy });
-        let boundary_named = boundary.as_ref().map(|policy| NamedPolicy { name: "PermissionsBoundaryPolicy", policy });
-        let missing_keys = missing_context(&sources, boundary.as_ref(), resource_policy.as_ref(), &ctx);
+        let kinds: BTreeMap<&str, &str> =
+            sources.iter().map(|s| (s.name.as_str(), s.kind)).collect();
+        let named: Vec<NamedPolicy> = sources
+            .iter()
+            .map(|s| NamedPolicy {
+                name: &s.name,
+                policy: &s.policy,
+            })
+            .collect();
+        let resource_named = resource_policy.as_ref().map(|policy| NamedPolicy {
+            name: "ResourcePolicy",
+            policy,
+        });
+        let boundary_named = boundary.as_ref().map(|policy| NamedPolicy {
+            name: "PermissionsBoundaryPolicy",
+            policy,
+        });
+        let missing_keys =
+            missing_context(&sources, boundary.as_ref(), resource_policy.as_ref(), &ctx);
         let default_resources = vec!["*".to_string()];
-        let resources = resources.as_ref().filter(|r| !r.is_empty()).unwrap_or(&default_resources);
+        let resources = resources
+            .as_ref()
+            .filter(|r| !r.is_empty())
+            .unwrap_or(&default_resources);
         let mut results = Vec::new();
         for action in actions.iter().flatten() {
             for resource in resources {
@@ -250,7 +349,14 @@ impl Iam {
                     session: None,
                 };
                 let d = evaluate_set(&req, &set);
-                results.push(result(action, resource, &d, &kinds, boundary.is_some(), &missing_keys));
+                results.push(result(
+                    action,
+                    resource,
+                    &d,
+                    &kinds,
+                    boundary.is_some(),
+                    &missing_keys,
+                ));
             }
         }
         let start = match marker {
@@ -259,16 +365,33 @@ impl Iam {
                 .strip_prefix("cairn-")
                 .and_then(|n| n.parse::<usize>().ok())
                 .filter(|n| *n <= results.len())
-                .ok_or_else(|| ApiError::new(ErrorCode::QueryValidationError, format!("Marker '{m}' is not one Cairn returned.")))?,
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::QueryValidationError,
+                        format!("Marker '{m}' is not one Cairn returned."),
+                    )
+                })?,
         };
         let max = max_items.unwrap_or(100).clamp(1, 1000) as usize;
         let total = results.len();
         let page: Vec<_> = results.into_iter().skip(start).take(max).collect();
         let end = start + page.len();
-        Ok(w::SimulatePolicyResponse {
-            evaluation_results: Some(page),
-            is_truncated: Some(end < total),
-            marker: (end < total).then(|| format!("cairn-{end}")),
+        let warnings = sources
+            .iter()
+            .flat_map(|s| {
+                s.policy
+                    .warnings()
+                    .into_iter()
+                    .map(move |w| format!("{}: {w}", s.name))
+            })
+            .collect();
+        Ok(Simulation {
+            response: w::SimulatePolicyResponse {
+                evaluation_results: Some(page),
+                is_truncated: Some(end < total),
+                marker: (end < total).then(|| format!("cairn-{end}")),
+            },
+            warnings,
         })
     }
 }
@@ -305,8 +428,14 @@ fn result(
         })
         .collect();
     let mut details = BTreeMap::new();
-    details.insert("IAM Policy".to_string(), decision_word(d.effect).to_string());
-    let boundary_allows = !e.missing.iter().any(|m| m.side == Side::PermissionsBoundary)
+    details.insert(
+        "IAM Policy".to_string(),
+        decision_word(d.effect).to_string(),
+    );
+    let boundary_allows = !e
+        .missing
+        .iter()
+        .any(|m| m.side == Side::PermissionsBoundary)
         && !e
             .deciding
             .as_ref()
@@ -317,8 +446,10 @@ fn result(
         eval_decision: Some(decision_word(d.effect).to_string()),
         matched_statements: Some(matched),
         missing_context_values: Some(missing.to_vec()),
-        permissions_boundary_decision_detail: has_boundary.then(|| w::PermissionsBoundaryDecisionDetail {
-            allowed_by_permissions_boundary: Some(boundary_allows),
+        permissions_boundary_decision_detail: has_boundary.then(|| {
+            w::PermissionsBoundaryDecisionDetail {
+                allowed_by_permissions_boundary: Some(boundary_allows),
+            }
         }),
         eval_decision_details: Some(details),
         ..Default::default()
@@ -327,18 +458,37 @@ fn result(
 
 /// Condition keys the policies test that the context does not supply
 /// (keys about the principal are supplied by the simulated principal).
-fn missing_context(sources: &[Source], boundary: Option<&Policy>, resource: Option<&Policy>, ctx: &Context) -> Vec<String> {
-    let principal_keys = ["aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:userid", "aws:username", "aws:resourceaccount"];
+fn missing_context(
+    sources: &[Source],
+    boundary: Option<&Policy>,
+    resource: Option<&Policy>,
+    ctx: &Context,
+) -> Vec<String> {
+    let principal_keys = [
+        "aws:principalarn",
+        "aws:principalaccount",
+        "aws:principaltype",
+        "aws:userid",
+        "aws:username",
+        "aws:resourceaccount",
+    ];
     let mut keys: Vec<String> = Vec::new();
-    let policies = sources.iter().map(|s| &s.policy).chain(boundary).chain(resource);
+    let policies = sources
+        .iter()
+        .map(|s| &s.policy)
+        .chain(boundary)
+        .chain(resource);
     for p in policies {
         for s in p.statements() {
             for c in &s.conditions {
                 let lower = c.key.to_ascii_lowercase();
-                if principal_keys.contains(&lower.as_str()) || lower.starts_with("aws:principaltag/") {
+                if principal_keys.contains(&lower.as_str())
+                    || lower.starts_with("aws:principaltag/")
+                {
                     continue;
                 }
-                if ctx.get(&c.key).is_none() && !keys.iter().any(|k| k.eq_ignore_ascii_case(&c.key)) {
+                if ctx.get(&c.key).is_none() && !keys.iter().any(|k| k.eq_ignore_ascii_case(&c.key))
+                {
                     keys.push(c.key.clone());
                 }
             }

@@ -11,9 +11,8 @@ use crate::{from_doc, iso, random_from, storage, to_doc, Iam};
 use iam_policy::{Context, NamedPolicy, Policy, PolicyType};
 use serde::{Deserialize, Serialize};
 use wire::sts::{
-    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials,
-    GetCallerIdentityRequest, GetCallerIdentityResponse, GetSessionTokenRequest,
-    GetSessionTokenResponse,
+    AssumeRoleRequest, AssumeRoleResponse, AssumedRoleUser, Credentials, GetCallerIdentityRequest,
+    GetCallerIdentityResponse, GetSessionTokenRequest, GetSessionTokenResponse,
 };
 use wire::{ApiError, ErrorCode};
 
@@ -123,7 +122,9 @@ impl Iam {
                 .as_deref()
                 .map(|doc| Policy::parse(doc, PolicyType::Trust))
                 .transpose()
-                .map_err(|e| crate::internal(format!("a stored trust policy no longer parses: {e}")))?,
+                .map_err(|e| {
+                    crate::internal(format!("a stored trust policy no longer parses: {e}"))
+                })?,
             _ => None,
         };
         let tags: Vec<Tag> = input
@@ -172,7 +173,9 @@ impl Iam {
             };
             if let Err(mut denied) = self.authorize(caller, access) {
                 if role.is_none() && caller.account_id == account {
-                    denied.hint = Some(format!("There is no role named {role_name} in account {account}."));
+                    denied.hint = Some(format!(
+                        "There is no role named {role_name} in account {account}."
+                    ));
                 }
                 let message = denied.message(&caller.request_id);
                 self.record_denial(caller, &denied, "AccessDenied", &message);
@@ -189,16 +192,17 @@ impl Iam {
         };
         let duration = input.duration_seconds.unwrap_or(DEFAULT_DURATION.min(max));
         if duration > max {
-            return Err(validation(if max == CHAINED_MAX && matches!(caller.identity, Identity::Session { .. }) {
-                format!("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
-            } else {
-                format!("The requested DurationSeconds exceeds the MaxSessionDuration set for this role ({max} seconds).")
-            }));
+            return Err(validation(
+                if max == CHAINED_MAX && matches!(caller.identity, Identity::Session { .. }) {
+                    format!("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+                } else {
+                    format!("The requested DurationSeconds exceeds the MaxSessionDuration set for this role ({max} seconds).")
+                },
+            ));
         }
         if let Some(doc) = &input.policy {
-            Policy::parse(doc, PolicyType::Identity).map_err(|e| {
-                ApiError::new(ErrorCode::MalformedPolicyDocument, e.to_string())
-            })?;
+            Policy::parse(doc, PolicyType::Identity)
+                .map_err(|e| ApiError::new(ErrorCode::MalformedPolicyDocument, e.to_string()))?;
         }
         let policy_arns: Vec<String> = input
             .policy_arns
@@ -206,10 +210,15 @@ impl Iam {
             .flatten()
             .filter_map(|p| p.arn.clone())
             .collect();
-        let packed = input.policy.as_deref().map_or(0, |p| {
-            p.chars().filter(|c| !c.is_whitespace()).count()
-        }) + policy_arns.iter().map(String::len).sum::<usize>()
-            + tags.iter().map(|t| t.key.len() + t.value.len()).sum::<usize>();
+        let packed = input
+            .policy
+            .as_deref()
+            .map_or(0, |p| p.chars().filter(|c| !c.is_whitespace()).count())
+            + policy_arns.iter().map(String::len).sum::<usize>()
+            + tags
+                .iter()
+                .map(|t| t.key.len() + t.value.len())
+                .sum::<usize>();
         let packed_percent = (packed * 100).div_ceil(PACKED_LIMIT);
         if packed_percent > 100 {
             return Err(ApiError::new(
@@ -257,7 +266,11 @@ impl Iam {
             Identity::User { name } => Some(name.clone()),
             Identity::Root => None,
         };
-        let max = if user_name.is_none() { DEFAULT_DURATION } else { USER_SESSION_MAX };
+        let max = if user_name.is_none() {
+            DEFAULT_DURATION
+        } else {
+            USER_SESSION_MAX
+        };
         let duration = input
             .duration_seconds
             .unwrap_or(USER_SESSION_DEFAULT.min(max));
