@@ -17,7 +17,10 @@ pub(crate) fn resource_tags(tags: &[Tag]) -> Context {
     let mut ctx = Context::new();
     for t in tags {
         if let Some(k) = &t.key {
-            ctx = ctx.with(&format!("aws:ResourceTag/{k}"), t.value.clone().unwrap_or_default());
+            ctx = ctx.with(
+                &format!("aws:ResourceTag/{k}"),
+                t.value.clone().unwrap_or_default(),
+            );
         }
     }
     ctx
@@ -28,7 +31,10 @@ pub(crate) fn request_tags(tags: &[Tag]) -> Context {
     let mut ctx = Context::new();
     for t in tags {
         if let Some(k) = &t.key {
-            ctx = ctx.with(&format!("aws:RequestTag/{k}"), t.value.clone().unwrap_or_default());
+            ctx = ctx.with(
+                &format!("aws:RequestTag/{k}"),
+                t.value.clone().unwrap_or_default(),
+            );
         }
     }
     let keys: Vec<String> = tags.iter().filter_map(|t| t.key.clone()).collect();
@@ -81,7 +87,12 @@ impl Lake {
 
     /// The ARN an "ARN or id" parameter names (in the caller's account and
     /// this region when it is a bare id), and the id; `None` when malformed.
-    pub(crate) fn named_arn(&self, caller: &Caller, value: &str, kind: &str) -> Option<(String, String, String)> {
+    pub(crate) fn named_arn(
+        &self,
+        caller: &Caller,
+        value: &str,
+        kind: &str,
+    ) -> Option<(String, String, String)> {
         match arn::named(value, kind)? {
             Named::Arn(a) => Some((value.to_string(), a.account.clone(), a.id)),
             Named::Id(id) => Some((

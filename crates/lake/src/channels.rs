@@ -128,8 +128,17 @@ impl Lake {
             return self.find_channel(caller, value);
         };
         let found = self.find_channel(caller, value);
-        let tags = found.as_ref().map(|c| c.tags.as_slice()).unwrap_or_default();
-        self.allow_in(caller, action, &target, &account, crate::authz::resource_tags(tags))?;
+        let tags = found
+            .as_ref()
+            .map(|c| c.tags.as_slice())
+            .unwrap_or_default();
+        self.allow_in(
+            caller,
+            action,
+            &target,
+            &account,
+            crate::authz::resource_tags(tags),
+        )?;
         found
     }
 
@@ -390,7 +399,10 @@ impl Lake {
             }
         }
         let found = self.find_channel(caller, resource_arn);
-        let tags = found.as_ref().map(|c| c.tags.as_slice()).unwrap_or_default();
+        let tags = found
+            .as_ref()
+            .map(|c| c.tags.as_slice())
+            .unwrap_or_default();
         self.allow_in(
             caller,
             action,
@@ -460,12 +472,11 @@ impl Lake {
         input: DeleteResourcePolicyRequest,
     ) -> Result<DeleteResourcePolicyResponse, ApiError> {
         let _guard = self.control.lock().await;
-        let mut c =
-            self.policy_channel(
-                caller,
-                "cloudtrail:DeleteResourcePolicy",
-                input.resource_arn.as_deref().unwrap_or_default(),
-            )?;
+        let mut c = self.policy_channel(
+            caller,
+            "cloudtrail:DeleteResourcePolicy",
+            input.resource_arn.as_deref().unwrap_or_default(),
+        )?;
         if c.resource_policy.take().is_none() {
             return Err(err(
                 ErrorCode::ResourcePolicyNotFound,

@@ -288,8 +288,17 @@ impl Lake {
             return self.find_store(caller, value);
         };
         let found = self.find_store(caller, value);
-        let tags = found.as_ref().map(|s| s.tags.as_slice()).unwrap_or_default();
-        self.allow_in(caller, action, &target, &account, crate::authz::resource_tags(tags))?;
+        let tags = found
+            .as_ref()
+            .map(|s| s.tags.as_slice())
+            .unwrap_or_default();
+        self.allow_in(
+            caller,
+            action,
+            &target,
+            &account,
+            crate::authz::resource_tags(tags),
+        )?;
         found
     }
 
@@ -394,7 +403,8 @@ impl Lake {
         input: GetEventDataStoreRequest,
     ) -> Result<GetEventDataStoreResponse, ApiError> {
         let s = self.authorized_store(
-            caller, "cloudtrail:GetEventDataStore",
+            caller,
+            "cloudtrail:GetEventDataStore",
             input.event_data_store.as_deref().unwrap_or_default(),
         )?;
         Ok(get_response(s))
@@ -406,7 +416,12 @@ impl Lake {
         caller: &Caller,
         input: ListEventDataStoresRequest,
     ) -> Result<ListEventDataStoresResponse, ApiError> {
-        self.allow(caller, "cloudtrail:ListEventDataStores", "*", Default::default())?;
+        self.allow(
+            caller,
+            "cloudtrail:ListEventDataStores",
+            "*",
+            Default::default(),
+        )?;
         let size = paging::page_size(input.max_results, 1000, 1000)?;
         let start = paging::offset("eds", input.next_token.as_deref())?;
         let all: Vec<EventDataStore> = self
@@ -429,7 +444,8 @@ impl Lake {
     ) -> Result<UpdateEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
         let mut s = self.find_active_store(
-            caller, "cloudtrail:UpdateEventDataStore",
+            caller,
+            "cloudtrail:UpdateEventDataStore",
             input.event_data_store.as_deref().unwrap_or_default(),
         )?;
         let nothing = input.name.is_none()
@@ -505,7 +521,8 @@ impl Lake {
     ) -> Result<DeleteEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
         let mut s = self.find_active_store(
-            caller, "cloudtrail:DeleteEventDataStore",
+            caller,
+            "cloudtrail:DeleteEventDataStore",
             input.event_data_store.as_deref().unwrap_or_default(),
         )?;
         if s.termination_protection_enabled {
@@ -547,7 +564,8 @@ impl Lake {
     ) -> Result<RestoreEventDataStoreResponse, ApiError> {
         let _guard = self.control.lock().await;
         let mut s = self.authorized_store(
-            caller, "cloudtrail:RestoreEventDataStore",
+            caller,
+            "cloudtrail:RestoreEventDataStore",
             input.event_data_store.as_deref().unwrap_or_default(),
         )?;
         if s.status != "PENDING_DELETION" {

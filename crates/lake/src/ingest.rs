@@ -187,7 +187,10 @@ impl Lake {
             caller.account_id, caller.principal.arn, channel.arn, channel.account, denied.decision
         );
         if !caller.request_id.is_empty() {
-            message.push_str(&format!(" (cairn explain {} shows why.)", caller.request_id));
+            message.push_str(&format!(
+                " (cairn explain {} shows why.)",
+                caller.request_id
+            ));
         }
         self.iam.record_denial(
             caller,

@@ -73,7 +73,12 @@ impl Lake {
                 .iter()
                 .map(|e| arn::format(&self.region, &caller.account_id, "eventdatastore", e))
                 .collect(),
-            None => vec![arn::format(&self.region, &caller.account_id, "eventdatastore", "*")],
+            None => vec![arn::format(
+                &self.region,
+                &caller.account_id,
+                "eventdatastore",
+                "*",
+            )],
         };
         for target in &targets {
             self.allow(caller, action, target, Default::default())?;
@@ -337,7 +342,11 @@ impl Lake {
         if input.query_id.is_none() {
             return Err(err(ErrorCode::InvalidParameter, "QueryId is required."));
         }
-        let q = self.load_query(caller, "cloudtrail:DescribeQuery", input.query_id.as_deref())?;
+        let q = self.load_query(
+            caller,
+            "cloudtrail:DescribeQuery",
+            input.query_id.as_deref(),
+        )?;
         Ok(DescribeQueryResponse {
             query_id: Some(q.id),
             query_string: Some(q.statement),
@@ -364,7 +373,11 @@ impl Lake {
         input: GetQueryResultsRequest,
     ) -> Result<GetQueryResultsResponse, ApiError> {
         let size = paging::page_size(input.max_query_results, 1000, 1000)?;
-        let q = self.load_query(caller, "cloudtrail:GetQueryResults", input.query_id.as_deref())?;
+        let q = self.load_query(
+            caller,
+            "cloudtrail:GetQueryResults",
+            input.query_id.as_deref(),
+        )?;
         let list = format!("results-{}", &q.id[..8.min(q.id.len())]);
         let start = paging::offset(&list, input.next_token.as_deref())?;
         let stats = |results: i64| QueryStatistics {

@@ -140,5 +140,9 @@ fn real_client_requests_verify_and_any_change_fails() {
             .iter()
             .any(|(k, _)| k.eq_ignore_ascii_case("x-amz-security-token"))
     });
-    assert_eq!(with_token.count(), 3, "one session-token request per client");
+    assert_eq!(
+        with_token.count(),
+        3,
+        "one session-token request per client"
+    );
 }

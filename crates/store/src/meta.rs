@@ -77,8 +77,12 @@ pub trait Metadata: Send + Sync {
     /// One document.
     fn get(&self, kind: &str, account: &str, id: &str) -> Result<Option<String>>;
     /// A document by its unique name in an account, with its id.
-    fn get_by_name(&self, kind: &str, account: &str, name: &str)
-        -> Result<Option<(String, String)>>;
+    fn get_by_name(
+        &self,
+        kind: &str,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<(String, String)>>;
     /// A document by id in any account, with its account.
     fn find(&self, kind: &str, id: &str) -> Result<Option<(String, String)>>;
     /// Every document of a kind in an account, oldest first.
