@@ -652,3 +652,88 @@ fn policy_variables_version_dependent() {
         Effect::ImplicitDeny
     );
 }
+
+#[test]
+fn global_keys_from_the_context_builders() {
+    // Each global key the brief lists, supplied through the documented
+    // builders (or derived by the engine), tested by one statement each.
+    let conds = [
+        r#"{"IpAddress":{"aws:SourceIp":"2001:db8::/32"}}"#,
+        r#"{"DateLessThan":{"aws:CurrentTime":"2024-01-16T00:00:00Z"}}"#,
+        r#"{"NumericLessThan":{"aws:EpochTime":"1705400000"}}"#,
+        r#"{"Bool":{"aws:SecureTransport":"true"}}"#,
+        r#"{"ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:user/*"}}"#,
+        r#"{"StringEquals":{"aws:PrincipalAccount":"111122223333"}}"#,
+        r#"{"StringEquals":{"aws:PrincipalType":"User"}}"#,
+        r#"{"StringEquals":{"aws:userid":"AIDAALICE"}}"#,
+        r#"{"StringEquals":{"aws:username":"alice"}}"#,
+        r#"{"StringEquals":{"aws:RequestedRegion":"us-east-1"}}"#,
+        r#"{"StringEquals":{"aws:PrincipalTag/team":"sec"}}"#,
+        r#"{"StringEquals":{"aws:ResourceTag/owner":"alice"}}"#,
+        r#"{"StringEquals":{"aws:RequestTag/env":"prod"}}"#,
+        r#"{"ForAllValues:StringEquals":{"aws:TagKeys":["env","team"]}}"#,
+        r#"{"StringEquals":{"aws:ResourceAccount":"111122223333"}}"#,
+        r#"{"Bool":{"aws:MultiFactorAuthPresent":"true"}}"#,
+        r#"{"StringEquals":{"cloudtrail:ExternalId":"abc"}}"#,
+        r#"{"StringEquals":{"sts:ExternalId":"xyz"}}"#,
+        r#"{"DateGreaterThan":{"aws:TokenIssueTime":"2024-01-01T00:00:00Z"}}"#,
+    ];
+    let full = Context::new()
+        .with_source_ip("2001:db8::7")
+        .with_current_time(1_705_320_000)
+        .with_secure_transport(true)
+        .with_requested_region("us-east-1")
+        .with_resource_tags([("owner", "alice")])
+        .with_request_tags([("env", "prod"), ("team", "sec")])
+        .with_mfa(true, None)
+        .with_cloudtrail_external_id("abc")
+        .with_sts_external_id("xyz")
+        .with_token_issue_time(1_705_300_000);
+    let who = alice().with_tag("team", "sec");
+    for c in conds {
+        let pol = idp(&format!(
+            r#"{{"Effect":"Allow","Action":"cloudtrail:GetChannel","Resource":"*","Condition":{c}}}"#
+        ));
+        let d = decide(&who, "cloudtrail:GetChannel", CHAN, &[&pol], None, &full);
+        assert_eq!(d.effect, Effect::Allow, "{c}: {d}");
+        // Without the request's keys (the principal's stay), the positive test fails.
+        let d = decide(
+            &alice(),
+            "cloudtrail:GetChannel",
+            CHAN,
+            &[&pol],
+            None,
+            &Context::new(),
+        );
+        let derived = [
+            "aws:PrincipalArn",
+            "aws:PrincipalAccount",
+            "aws:PrincipalType",
+            "aws:userid",
+            "aws:username",
+            "aws:ResourceAccount",
+            "aws:TagKeys",
+        ];
+        if !derived.iter().any(|k| c.contains(k)) {
+            assert_eq!(d.effect, Effect::ImplicitDeny, "{c}: {d}");
+            assert!(d.hint().is_some());
+        }
+    }
+    // The engine's principal keys cannot be forged through the context.
+    let forged = Context::new().with("aws:PrincipalAccount", "444455556666");
+    let pol = idp(
+        r#"{"Effect":"Allow","Action":"cloudtrail:GetChannel","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalAccount":"444455556666"}}}"#,
+    );
+    assert_eq!(
+        decide(
+            &alice(),
+            "cloudtrail:GetChannel",
+            CHAN,
+            &[&pol],
+            None,
+            &forged
+        )
+        .effect,
+        Effect::ImplicitDeny
+    );
+}
