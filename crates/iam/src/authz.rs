@@ -110,7 +110,7 @@ pub(crate) struct CallerPolicies {
 impl Iam {
     /// Decides `access` for `caller`; a denial is recorded under the
     /// caller's request id and returned with its explanation.
-    pub fn authorize(&self, caller: &Caller, access: Access<'_>) -> Result<(), Denied> {
+    pub fn authorize(&self, caller: &Caller, access: Access<'_>) -> Result<(), Box<Denied>> {
         let decision = match self.decide(caller, &access) {
             Ok(d) => d,
             Err(e) => {
@@ -130,12 +130,12 @@ impl Iam {
         if decision.is_allowed() {
             return Ok(());
         }
-        Err(Denied {
+        Err(Box::new(Denied {
             aws_message: decision.aws_access_denied_message(),
             hint: decision.hint(),
             resource_account: access.resource_account.to_string(),
             decision,
-        })
+        }))
     }
 
     /// Keeps a denial's explanation under the request id, as answered with

@@ -152,7 +152,7 @@ impl Iam {
             .iter()
             .map(|d| from_doc(d))
             .collect::<Result<_, _>>()?;
-        all.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        all.sort_by_key(|e| e.name.to_lowercase());
         Ok(all)
     }
 

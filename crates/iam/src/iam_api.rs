@@ -120,12 +120,26 @@ fn resource_tags(mut ctx: Context, tags: &[Tag]) -> Context {
     ctx
 }
 
+/// One page of a listing, in IAM's terms.
+pub(crate) struct Page<T> {
+    pub items: Vec<T>,
+    pub is_truncated: Option<bool>,
+    pub marker: Option<String>,
+}
+
+/// Where a listing starts and how long its page is (`Marker`, `MaxItems`).
+#[derive(Clone, Copy)]
+pub(crate) struct Paging<'a> {
+    pub marker: &'a Option<String>,
+    pub max_items: Option<i64>,
+}
+
 /// A page of `items` after `marker` (an offset Cairn handed out).
-fn page<T>(
+pub(crate) fn page<T>(
     items: Vec<T>,
     marker: &Option<String>,
     max_items: Option<i64>,
-) -> Result<(Vec<T>, Option<bool>, Option<String>), ApiError> {
+) -> Result<Page<T>, ApiError> {
     let start = match marker {
         None => 0,
         Some(m) => m
@@ -143,11 +157,12 @@ fn page<T>(
     let total = items.len();
     let out: Vec<T> = items.into_iter().skip(start).take(max).collect();
     let end = start + out.len();
-    if end < total {
-        Ok((out, Some(true), Some(format!("cairn-{end}"))))
-    } else {
-        Ok((out, Some(false), None))
-    }
+    let more = end < total;
+    Ok(Page {
+        items: out,
+        is_truncated: Some(more),
+        marker: more.then(|| format!("cairn-{end}")),
+    })
 }
 
 fn wire_boundary(e: &Entity) -> Option<w::AttachedPermissionsBoundary> {
@@ -194,6 +209,15 @@ fn wire_role(e: &Entity, full: bool) -> w::Role {
         tags: if full { wire_tags(&e.tags) } else { None },
         ..Default::default()
     }
+}
+
+/// What CreateUser, CreateGroup and CreateRole have in common.
+struct NewEntity<'a> {
+    kind: &'static str,
+    name: &'a str,
+    path: &'a str,
+    tags: Vec<Tag>,
+    context: Context,
 }
 
 /// Checks a path: `/`, or `/` + segments + `/`.
@@ -273,14 +297,21 @@ impl Iam {
     fn create_entity(
         &self,
         caller: &Caller,
-        action: &str,
-        kind: &str,
-        name: &str,
-        path: &str,
-        tags: Vec<Tag>,
-        context: Context,
+        new: NewEntity<'_>,
         fill: impl FnOnce(&mut Entity),
     ) -> Result<Entity, ApiError> {
+        let NewEntity {
+            kind,
+            name,
+            path,
+            tags,
+            context,
+        } = new;
+        let action = match kind {
+            USER => "iam:CreateUser",
+            GROUP => "iam:CreateGroup",
+            _ => "iam:CreateRole",
+        };
         check_path(path)?;
         let ty = crate::entities::kind_word(kind);
         let a = arn(&caller.account_id, ty, path, name);
@@ -344,12 +375,13 @@ impl Iam {
         let boundary = input.permissions_boundary.clone();
         let e = self.create_entity(
             caller,
-            "iam:CreateUser",
-            USER,
-            &name,
-            &path,
-            to_tags(&input.tags),
-            ctx,
+            NewEntity {
+                kind: USER,
+                name: &name,
+                path: &path,
+                tags: to_tags(&input.tags),
+                context: ctx,
+            },
             |e| {
                 e.boundary = boundary;
             },
@@ -419,7 +451,11 @@ impl Iam {
             .filter(|e| e.path.starts_with(&prefix))
             .map(|e| wire_user(e, false))
             .collect();
-        let (users, is_truncated, marker) = page(all, &input.marker, input.max_items)?;
+        let Page {
+            items: users,
+            is_truncated,
+            marker,
+        } = page(all, &input.marker, input.max_items)?;
         Ok(w::ListUsersResponse {
             users: Some(users),
             is_truncated,
@@ -476,12 +512,13 @@ impl Iam {
         let path = path_or_root(&input.path);
         let e = self.create_entity(
             caller,
-            "iam:CreateGroup",
-            GROUP,
-            &name,
-            &path,
-            Vec::new(),
-            Context::new(),
+            NewEntity {
+                kind: GROUP,
+                name: &name,
+                path: &path,
+                tags: Vec::new(),
+                context: Context::new(),
+            },
             |_| {},
         )?;
         Ok(w::CreateGroupResponse {
@@ -503,7 +540,11 @@ impl Iam {
             .filter(|u| u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)))
             .map(|u| wire_user(u, false))
             .collect();
-        let (users, is_truncated, marker) = page(members, &input.marker, input.max_items)?;
+        let Page {
+            items: users,
+            is_truncated,
+            marker,
+        } = page(members, &input.marker, input.max_items)?;
         Ok(w::GetGroupResponse {
             group: Some(wire_group(&g)),
             users: Some(users),
@@ -531,7 +572,11 @@ impl Iam {
             .filter(|e| e.path.starts_with(&prefix))
             .map(wire_group)
             .collect();
-        let (groups, is_truncated, marker) = page(all, &input.marker, input.max_items)?;
+        let Page {
+            items: groups,
+            is_truncated,
+            marker,
+        } = page(all, &input.marker, input.max_items)?;
         Ok(w::ListGroupsResponse {
             groups: Some(groups),
             is_truncated,
@@ -644,7 +689,11 @@ impl Iam {
             .iter()
             .map(wire_group)
             .collect();
-        let (groups, is_truncated, marker) = page(groups, &input.marker, input.max_items)?;
+        let Page {
+            items: groups,
+            is_truncated,
+            marker,
+        } = page(groups, &input.marker, input.max_items)?;
         Ok(w::ListGroupsForUserResponse {
             groups: Some(groups),
             is_truncated,
@@ -672,12 +721,13 @@ impl Iam {
         let boundary = input.permissions_boundary.clone();
         let e = self.create_entity(
             caller,
-            "iam:CreateRole",
-            ROLE,
-            &name,
-            &path,
-            to_tags(&input.tags),
-            ctx,
+            NewEntity {
+                kind: ROLE,
+                name: &name,
+                path: &path,
+                tags: to_tags(&input.tags),
+                context: ctx,
+            },
             |e| {
                 e.trust_policy = Some(trust);
                 e.description = input.description.clone();
@@ -727,7 +777,11 @@ impl Iam {
             .filter(|e| e.path.starts_with(&prefix))
             .map(|e| wire_role(e, false))
             .collect();
-        let (roles, is_truncated, marker) = page(all, &input.marker, input.max_items)?;
+        let Page {
+            items: roles,
+            is_truncated,
+            marker,
+        } = page(all, &input.marker, input.max_items)?;
         Ok(w::ListRolesResponse {
             roles: Some(roles),
             is_truncated,
@@ -860,7 +914,7 @@ impl Iam {
         name: &str,
         marker: &Option<String>,
         max: Option<i64>,
-    ) -> Result<(Vec<String>, Option<bool>, Option<String>), ApiError> {
+    ) -> Result<Page<String>, ApiError> {
         let e = self.authorized_entity(caller, op, kind, name, Context::new())?;
         page(e.inline.keys().cloned().collect(), marker, max)
     }
@@ -920,7 +974,11 @@ impl Iam {
         caller: &Caller,
         input: w::ListUserPoliciesRequest,
     ) -> Result<w::ListUserPoliciesResponse, ApiError> {
-        let (names, is_truncated, marker) = self.list_inline(
+        let Page {
+            items: names,
+            is_truncated,
+            marker,
+        } = self.list_inline(
             caller,
             USER,
             "iam:ListUserPolicies",
@@ -989,7 +1047,11 @@ impl Iam {
         caller: &Caller,
         input: w::ListGroupPoliciesRequest,
     ) -> Result<w::ListGroupPoliciesResponse, ApiError> {
-        let (names, is_truncated, marker) = self.list_inline(
+        let Page {
+            items: names,
+            is_truncated,
+            marker,
+        } = self.list_inline(
             caller,
             GROUP,
             "iam:ListGroupPolicies",
@@ -1058,7 +1120,11 @@ impl Iam {
         caller: &Caller,
         input: w::ListRolePoliciesRequest,
     ) -> Result<w::ListRolePoliciesResponse, ApiError> {
-        let (names, is_truncated, marker) = self.list_inline(
+        let Page {
+            items: names,
+            is_truncated,
+            marker,
+        } = self.list_inline(
             caller,
             ROLE,
             "iam:ListRolePolicies",
@@ -1242,7 +1308,11 @@ impl Iam {
             }
             out.push(wp);
         }
-        let (policies, is_truncated, marker) = page(out, &input.marker, input.max_items)?;
+        let Page {
+            items: policies,
+            is_truncated,
+            marker,
+        } = page(out, &input.marker, input.max_items)?;
         Ok(w::ListPoliciesResponse {
             policies: Some(policies),
             is_truncated,
@@ -1329,7 +1399,11 @@ impl Iam {
             .map(|v| Self::wire_version(&p, v, false))
             .collect();
         versions.reverse();
-        let (versions, is_truncated, marker) = page(versions, &input.marker, input.max_items)?;
+        let Page {
+            items: versions,
+            is_truncated,
+            marker,
+        } = page(versions, &input.marker, input.max_items)?;
         Ok(w::ListPolicyVersionsResponse {
             versions: Some(versions),
             is_truncated,
@@ -1448,9 +1522,8 @@ impl Iam {
         op: &str,
         name: &str,
         prefix: &Option<String>,
-        marker: &Option<String>,
-        max: Option<i64>,
-    ) -> Result<(Vec<w::AttachedPolicy>, Option<bool>, Option<String>), ApiError> {
+        paging: Paging<'_>,
+    ) -> Result<Page<w::AttachedPolicy>, ApiError> {
         let e = self.authorized_entity(caller, op, kind, name, Context::new())?;
         let prefix = path_or_root(prefix);
         let mut out = Vec::new();
@@ -1464,7 +1537,7 @@ impl Iam {
                 }
             }
         }
-        page(out, marker, max)
+        page(out, paging.marker, paging.max_items)
     }
 
     /// AttachUserPolicy.
@@ -1557,14 +1630,20 @@ impl Iam {
         caller: &Caller,
         input: w::ListAttachedUserPoliciesRequest,
     ) -> Result<w::ListAttachedUserPoliciesResponse, ApiError> {
-        let (attached_policies, is_truncated, marker) = self.list_attached(
+        let Page {
+            items: attached_policies,
+            is_truncated,
+            marker,
+        } = self.list_attached(
             caller,
             USER,
             "iam:ListAttachedUserPolicies",
             &req(&input.user_name),
             &input.path_prefix,
-            &input.marker,
-            input.max_items,
+            Paging {
+                marker: &input.marker,
+                max_items: input.max_items,
+            },
         )?;
         Ok(w::ListAttachedUserPoliciesResponse {
             attached_policies: Some(attached_policies),
@@ -1578,14 +1657,20 @@ impl Iam {
         caller: &Caller,
         input: w::ListAttachedGroupPoliciesRequest,
     ) -> Result<w::ListAttachedGroupPoliciesResponse, ApiError> {
-        let (attached_policies, is_truncated, marker) = self.list_attached(
+        let Page {
+            items: attached_policies,
+            is_truncated,
+            marker,
+        } = self.list_attached(
             caller,
             GROUP,
             "iam:ListAttachedGroupPolicies",
             &req(&input.group_name),
             &input.path_prefix,
-            &input.marker,
-            input.max_items,
+            Paging {
+                marker: &input.marker,
+                max_items: input.max_items,
+            },
         )?;
         Ok(w::ListAttachedGroupPoliciesResponse {
             attached_policies: Some(attached_policies),
@@ -1599,14 +1684,20 @@ impl Iam {
         caller: &Caller,
         input: w::ListAttachedRolePoliciesRequest,
     ) -> Result<w::ListAttachedRolePoliciesResponse, ApiError> {
-        let (attached_policies, is_truncated, marker) = self.list_attached(
+        let Page {
+            items: attached_policies,
+            is_truncated,
+            marker,
+        } = self.list_attached(
             caller,
             ROLE,
             "iam:ListAttachedRolePolicies",
             &req(&input.role_name),
             &input.path_prefix,
-            &input.marker,
-            input.max_items,
+            Paging {
+                marker: &input.marker,
+                max_items: input.max_items,
+            },
         )?;
         Ok(w::ListAttachedRolePoliciesResponse {
             attached_policies: Some(attached_policies),
@@ -1776,7 +1867,11 @@ impl Iam {
                 create_date: Some(k.created_at),
             })
             .collect();
-        let (keys, is_truncated, marker) = page(keys, &input.marker, input.max_items)?;
+        let Page {
+            items: keys,
+            is_truncated,
+            marker,
+        } = page(keys, &input.marker, input.max_items)?;
         Ok(w::ListAccessKeysResponse {
             access_key_metadata: Some(keys),
             is_truncated,
@@ -1877,7 +1972,7 @@ impl Iam {
         name: &str,
         marker: &Option<String>,
         max: Option<i64>,
-    ) -> Result<(Vec<w::Tag>, Option<bool>, Option<String>), ApiError> {
+    ) -> Result<Page<w::Tag>, ApiError> {
         let e = self.authorized_entity(caller, op, kind, name, Context::new())?;
         page(wire_tags(&e.tags).unwrap_or_default(), marker, max)
     }
@@ -1908,7 +2003,11 @@ impl Iam {
         caller: &Caller,
         input: w::ListUserTagsRequest,
     ) -> Result<w::ListUserTagsResponse, ApiError> {
-        let (tags, is_truncated, marker) = self.list_tags(
+        let Page {
+            items: tags,
+            is_truncated,
+            marker,
+        } = self.list_tags(
             caller,
             USER,
             "iam:ListUserTags",
@@ -1948,7 +2047,11 @@ impl Iam {
         caller: &Caller,
         input: w::ListRoleTagsRequest,
     ) -> Result<w::ListRoleTagsResponse, ApiError> {
-        let (tags, is_truncated, marker) = self.list_tags(
+        let Page {
+            items: tags,
+            is_truncated,
+            marker,
+        } = self.list_tags(
             caller,
             ROLE,
             "iam:ListRoleTags",
@@ -1982,11 +2085,16 @@ mod tests {
     #[test]
     fn pages_hand_out_markers_that_resume() {
         let items: Vec<u32> = (0..5).collect();
-        let (a, t, m) = page(items.clone(), &None, Some(2)).unwrap_or_default();
+        let parts = |marker: &Option<String>| {
+            page(items.clone(), marker, Some(2))
+                .map(|p| (p.items, p.is_truncated, p.marker))
+                .unwrap_or_default()
+        };
+        let (a, t, m) = parts(&None);
         assert_eq!((a, t), (vec![0, 1], Some(true)));
-        let (b, t, m) = page(items.clone(), &m, Some(2)).unwrap_or_default();
+        let (b, t, m) = parts(&m);
         assert_eq!((b, t), (vec![2, 3], Some(true)));
-        let (c, t, m) = page(items.clone(), &m, Some(2)).unwrap_or_default();
+        let (c, t, m) = parts(&m);
         assert_eq!((c, t, m), (vec![4], Some(false), None));
         assert!(page(items.clone(), &Some("x".into()), None).is_err());
         assert!(page(items, &Some("cairn-9".into()), None).is_err());

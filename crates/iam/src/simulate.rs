@@ -359,23 +359,7 @@ impl Iam {
                 ));
             }
         }
-        let start = match marker {
-            None => 0,
-            Some(m) => m
-                .strip_prefix("cairn-")
-                .and_then(|n| n.parse::<usize>().ok())
-                .filter(|n| *n <= results.len())
-                .ok_or_else(|| {
-                    ApiError::new(
-                        ErrorCode::QueryValidationError,
-                        format!("Marker '{m}' is not one Cairn returned."),
-                    )
-                })?,
-        };
-        let max = max_items.unwrap_or(100).clamp(1, 1000) as usize;
-        let total = results.len();
-        let page: Vec<_> = results.into_iter().skip(start).take(max).collect();
-        let end = start + page.len();
+        let page = crate::iam_api::page(results, &marker.cloned(), max_items)?;
         let warnings = sources
             .iter()
             .flat_map(|s| {
@@ -387,9 +371,9 @@ impl Iam {
             .collect();
         Ok(Simulation {
             response: w::SimulatePolicyResponse {
-                evaluation_results: Some(page),
-                is_truncated: Some(end < total),
-                marker: (end < total).then(|| format!("cairn-{end}")),
+                evaluation_results: Some(page.items),
+                is_truncated: page.is_truncated,
+                marker: page.marker,
             },
             warnings,
         })
@@ -446,11 +430,11 @@ fn result(
         eval_decision: Some(decision_word(d.effect).to_string()),
         matched_statements: Some(matched),
         missing_context_values: Some(missing.to_vec()),
-        permissions_boundary_decision_detail: has_boundary.then(|| {
+        permissions_boundary_decision_detail: has_boundary.then_some(
             w::PermissionsBoundaryDecisionDetail {
                 allowed_by_permissions_boundary: Some(boundary_allows),
-            }
-        }),
+            },
+        ),
         eval_decision_details: Some(details),
         ..Default::default()
     }

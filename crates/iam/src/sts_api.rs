@@ -194,7 +194,7 @@ impl Iam {
         if duration > max {
             return Err(validation(
                 if max == CHAINED_MAX && matches!(caller.identity, Identity::Session { .. }) {
-                    format!("The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+                    "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.".to_string()
                 } else {
                     format!("The requested DurationSeconds exceeds the MaxSessionDuration set for this role ({max} seconds).")
                 },
