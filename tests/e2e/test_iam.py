@@ -482,5 +482,9 @@ def test_expired_session_is_refused(private_server):
     srv.start()
     e = expect_error("ExpiredTokenException", 400, srv.ct(sess).list_channels)
     assert "expired" in error_message(e)
+    r = run_aws(srv.endpoint, ["cloudtrail", "list-channels"], creds=sess)
+    assert r.rc != 0 and r.error_code() == "ExpiredTokenException", r.display
+    r = run_aws(srv.endpoint, ["sts", "get-caller-identity"], creds=sess)
+    assert r.rc != 0 and r.error_code() == "ExpiredToken", r.display
     expect_error("ExpiredToken", 403, srv.client("sts", sess).get_caller_identity)
     srv.ct(root).list_channels()  # long-term keys are unaffected

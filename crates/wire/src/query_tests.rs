@@ -736,7 +736,7 @@ fn error_codes_match_the_models() {
         (
             ErrorCode::ExpiredTokenException,
             "ExpiredTokenException",
-            403,
+            400,
         ),
         (
             ErrorCode::QueryInvalidClientTokenId,
