@@ -43,6 +43,14 @@ pub struct ServeArgs {
     /// Seconds after which a running query is stopped as TIMED_OUT (AWS: 3600).
     #[arg(long, env = "CAIRN_QUERY_TIMEOUT", default_value_t = 3600)]
     query_timeout: u64,
+    /// Milliseconds between flushes of the ingest log into the event tables
+    /// (queries see unflushed events too; this bounds the log's size).
+    #[arg(long, env = "CAIRN_FLUSH_INTERVAL_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
+    flush_interval_ms: u64,
+    /// Seconds between retention passes (dropping days past each event data
+    /// store's RetentionPeriod, purging stores deleted more than 7 days ago).
+    #[arg(long, env = "CAIRN_RETENTION_INTERVAL", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    retention_interval: u64,
     /// Runs Cairn's clock this many seconds ahead (or behind): for testing
     /// time-dependent behaviour such as session expiry.
     #[arg(
@@ -130,10 +138,15 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         query_timeout: Duration::from_secs(args.query_timeout),
         ..Quotas::default()
     };
+    let tables = Arc::new(
+        tables::Tables::open_local(&args.data_dir.join("tables"), log.clone())
+            .context("opening the event tables")?,
+    );
     let lake = Lake::new(
         meta,
         iam.clone(),
         log,
+        tables,
         &args.region,
         quotas,
         args.data_dir.join("query-results"),
@@ -141,6 +154,11 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!(e.message))?;
     let lake = Arc::new(lake);
+    lake.spawn_maintenance(lake::Maintenance {
+        flush_every: Duration::from_millis(args.flush_interval_ms),
+        retention_every: Duration::from_secs(args.retention_interval),
+        ..lake::Maintenance::default()
+    });
     if let Some(account) = iam
         .ensure_default_account()
         .map_err(|e| anyhow::anyhow!(e.message))?
@@ -703,5 +721,7 @@ async fn cloudtrail(
         "GetQueryResults" => GetQueryResultsRequest, get_query_results;
         "ListQueries" => ListQueriesRequest, list_queries;
         "CancelQuery" => CancelQueryRequest, cancel_query;
+        "StartEventDataStoreIngestion" => StartEventDataStoreIngestionRequest, start_event_data_store_ingestion;
+        "StopEventDataStoreIngestion" => StopEventDataStoreIngestionRequest, stop_event_data_store_ingestion;
     })
 }

@@ -595,6 +595,78 @@ impl Lake {
     }
 }
 
+impl Lake {
+    /// StartEventDataStoreIngestion.
+    pub async fn start_event_data_store_ingestion(
+        &self,
+        caller: &Caller,
+        input: StartEventDataStoreIngestionRequest,
+    ) -> Result<StartEventDataStoreIngestionResponse, ApiError> {
+        self.switch_ingestion(caller, input.event_data_store.as_deref(), true)
+            .await?;
+        Ok(StartEventDataStoreIngestionResponse {})
+    }
+
+    /// StopEventDataStoreIngestion.
+    pub async fn stop_event_data_store_ingestion(
+        &self,
+        caller: &Caller,
+        input: StopEventDataStoreIngestionRequest,
+    ) -> Result<StopEventDataStoreIngestionResponse, ApiError> {
+        self.switch_ingestion(caller, input.event_data_store.as_deref(), false)
+            .await?;
+        Ok(StopEventDataStoreIngestionResponse {})
+    }
+
+    /// Stop/Start apply, as on AWS, to stores of CloudTrail events only
+    /// (management, data, network activity; configuration items), and move
+    /// ENABLED <-> STOPPED_INGESTION.
+    async fn switch_ingestion(
+        &self,
+        caller: &Caller,
+        value: Option<&str>,
+        start: bool,
+    ) -> Result<(), ApiError> {
+        let (op, from, to) = if start {
+            (
+                "StartEventDataStoreIngestion",
+                "STOPPED_INGESTION",
+                "ENABLED",
+            )
+        } else {
+            (
+                "StopEventDataStoreIngestion",
+                "ENABLED",
+                "STOPPED_INGESTION",
+            )
+        };
+        let _guard = self.control.lock().await;
+        let mut s = self.authorized_store(
+            caller,
+            &format!("cloudtrail:{op}"),
+            value.unwrap_or_default(),
+        )?;
+        if s.takes_integration_events() {
+            return Err(invalid(
+                ErrorCode::InvalidEventDataStoreCategory,
+                format!("Event data store {} collects integration events (ActivityAuditLog); {op} applies only to stores of CloudTrail events and configuration items. To stop events from a channel, delete the channel or point it at another store.", s.arn),
+            ));
+        }
+        if s.status != from {
+            return Err(invalid(
+                ErrorCode::InvalidEventDataStoreStatus,
+                format!(
+                    "Event data store {} is {}; {op} needs it to be {from}.",
+                    s.arn, s.status
+                ),
+            ));
+        }
+        s.status = to.into();
+        s.updated = epoch(self.now());
+        self.save_store(&caller.account_id, &s, false)
+    }
+}
+
 fn get_response(s: Store) -> GetEventDataStoreResponse {
     GetEventDataStoreResponse {
         event_data_store_arn: Some(s.arn),

@@ -7,6 +7,7 @@ use crate::records::{check_event, stored_record, EventError};
 use crate::{epoch, from_doc, storage, to_doc, Caller, Lake};
 use iam_policy::{NamedPolicy, Policy, PolicyType, Side};
 use std::collections::HashSet;
+use tables::LoggedEvent;
 use wire::cloudtrail::IngestionStatus;
 use wire::cloudtrail_data::{
     AuditEvent, AuditEventResultEntry, PutAuditEventsResponse, ResultErrorEntry,
@@ -25,13 +26,6 @@ pub struct IngestOutcome {
 
 fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::new(code, message)
-}
-
-/// One line in the log: the record and the event data stores it went to.
-#[derive(serde::Serialize, serde::Deserialize)]
-pub(crate) struct LoggedEvent {
-    pub eds: Vec<String>,
-    pub record: serde_json::Value,
 }
 
 impl Lake {

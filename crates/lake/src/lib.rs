@@ -13,12 +13,14 @@ mod authz;
 mod channels;
 mod eds;
 mod ingest;
+mod maintain;
 mod paging;
 mod queries;
 mod records;
 
 pub use iam::Caller;
 pub use ingest::IngestOutcome;
+pub use maintain::{Maintenance, MaintenanceReport};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -60,6 +62,7 @@ pub struct Lake {
     meta: Arc<dyn Metadata>,
     iam: Arc<iam::Iam>,
     log: IngestLog,
+    tables: Arc<tables::Tables>,
     region: String,
     quotas: Quotas,
     clock: Clock,
@@ -73,11 +76,14 @@ pub struct Lake {
 
 impl Lake {
     /// A service over the given stores, authorizing with `iam` (which must
-    /// share `meta`). `results_dir` keeps query results.
+    /// share `meta`); events go to `log` and from there to `tables`.
+    /// `results_dir` keeps query results.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         meta: Arc<dyn Metadata>,
         iam: Arc<iam::Iam>,
         log: IngestLog,
+        tables: Arc<tables::Tables>,
         region: &str,
         quotas: Quotas,
         results_dir: PathBuf,
@@ -89,6 +95,7 @@ impl Lake {
             meta,
             iam,
             log,
+            tables,
             region: region.to_string(),
             query_slots: Arc::new(tokio::sync::Semaphore::new(quotas.query_workers.max(1))),
             quotas,

@@ -6,10 +6,9 @@
 //! restarts. Queries that were queued or running when the server stopped
 //! are marked FAILED at the next start.
 
-use crate::ingest::LoggedEvent;
 use crate::{arn, epoch, from_doc, paging, storage, to_doc, Caller, Lake};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use wire::cloudtrail::*;
 use wire::{ApiError, ErrorCode};
 
@@ -221,8 +220,24 @@ impl Lake {
         }
         let started = std::time::Instant::now();
         let work = async {
-            let tables = self.read_tables(&q.eds)?;
-            query::execute(&prepared, tables)
+            let ctx = query::session();
+            let tables = self
+                .tables
+                .scan(&ctx, &q.eds)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "reading event tables failed");
+                    format!("The event data could not be read ({e}). Retry the query.")
+                })?
+                .into_iter()
+                .map(|s| query::Table {
+                    id: s.id,
+                    provider: s.provider,
+                    events: s.events,
+                    bytes: s.bytes,
+                })
+                .collect();
+            query::execute(&ctx, &prepared, tables)
                 .await
                 .map_err(|e| e.to_string())
         };
@@ -273,46 +288,6 @@ impl Lake {
         if let Ok(mut running) = self.running.lock() {
             running.remove(&q.id);
         }
-    }
-
-    /// Reads the committed events of the given event data stores from the log.
-    fn read_tables(&self, eds: &[String]) -> Result<Vec<query::Table>, String> {
-        let mut tables: BTreeMap<&str, query::Table> = eds
-            .iter()
-            .map(|id| {
-                (
-                    id.as_str(),
-                    query::Table {
-                        id: id.clone(),
-                        records: Vec::new(),
-                        bytes: 0,
-                    },
-                )
-            })
-            .collect();
-        let mut bad = 0u64;
-        self.log
-            .scan(
-                |payload| match serde_json::from_slice::<LoggedEvent>(payload) {
-                    Ok(e) => {
-                        for id in &e.eds {
-                            if let Some(t) = tables.get_mut(id.as_str()) {
-                                t.records.push(e.record.clone());
-                                t.bytes += payload.len() as u64;
-                            }
-                        }
-                    }
-                    Err(_) => bad += 1,
-                },
-            )
-            .map_err(|e| format!("the event log could not be read: {e}"))?;
-        if bad > 0 {
-            tracing::warn!(
-                records = bad,
-                "unreadable records in the ingest log were skipped"
-            );
-        }
-        Ok(tables.into_values().collect())
     }
 
     fn results_path(&self, id: &str) -> std::path::PathBuf {

@@ -16,9 +16,9 @@ mod render;
 mod schema;
 
 pub use prepare::{prepare, Prepared};
-pub use schema::integration_schema;
+pub use schema::{integration_schema, parse_event_time, to_batch};
 
-use datafusion::datasource::MemTable;
+use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use std::sync::Arc;
@@ -34,14 +34,36 @@ pub enum QueryError {
     Execution(String),
 }
 
-/// The events of one event data store, as stored records (JSON objects).
+/// The events of one event data store, as a query reads them.
 pub struct Table {
     /// The event data store id, as named in `FROM`.
     pub id: String,
-    /// Stored records.
-    pub records: Vec<serde_json::Value>,
+    /// The events, with the columns of [`integration_schema`].
+    pub provider: Arc<dyn TableProvider>,
+    /// How many events (for EventsScanned).
+    pub events: u64,
     /// Their stored size in bytes (for BytesScanned).
     pub bytes: u64,
+}
+
+impl Table {
+    /// A table held in memory, from stored records (JSON objects).
+    pub fn from_records(
+        id: &str,
+        records: &[serde_json::Value],
+        bytes: u64,
+    ) -> Result<Self, QueryError> {
+        let schema = integration_schema();
+        let batch = schema::to_batch(&schema, records).map_err(QueryError::Execution)?;
+        let mem = MemTable::try_new(schema, vec![vec![batch]])
+            .map_err(|e| QueryError::Execution(e.to_string()))?;
+        Ok(Self {
+            id: id.to_string(),
+            provider: Arc::new(mem),
+            events: records.len() as u64,
+            bytes,
+        })
+    }
 }
 
 /// A finished query's result, every value rendered as CloudTrail Lake renders it.
@@ -57,24 +79,29 @@ pub struct QueryOutput {
     pub bytes_scanned: u64,
 }
 
-/// Runs a prepared statement over `tables` (which must include every table
-/// the statement names).
-pub async fn execute(prepared: &Prepared, tables: Vec<Table>) -> Result<QueryOutput, QueryError> {
+/// A session for one query: the tables come from [`Table`]s given to
+/// [`execute`]; nothing else (no files, no URLs, no catalog) is reachable.
+pub fn session() -> SessionContext {
     let config = SessionConfig::new()
         .with_information_schema(false)
         .with_target_partitions(2)
         .with_batch_size(8192);
-    let ctx = SessionContext::new_with_config(config);
-    let schema = integration_schema();
+    SessionContext::new_with_config(config)
+}
+
+/// Runs a prepared statement in `ctx` (from [`session`]) over `tables`
+/// (which must include every table the statement names).
+pub async fn execute(
+    ctx: &SessionContext,
+    prepared: &Prepared,
+    tables: Vec<Table>,
+) -> Result<QueryOutput, QueryError> {
     let mut events_scanned = 0u64;
     let mut bytes_scanned = 0u64;
     for table in tables {
-        events_scanned += table.records.len() as u64;
+        events_scanned += table.events;
         bytes_scanned += table.bytes;
-        let batch = schema::to_batch(&schema, &table.records).map_err(QueryError::Execution)?;
-        let mem = MemTable::try_new(schema.clone(), vec![vec![batch]])
-            .map_err(|e| QueryError::Execution(e.to_string()))?;
-        ctx.register_table(table.id.as_str(), Arc::new(mem))
+        ctx.register_table(table.id.as_str(), table.provider)
             .map_err(|e| QueryError::Execution(e.to_string()))?;
     }
     // Belt and braces: `prepare` already admits only SELECT, and the options

@@ -9,13 +9,16 @@ use datafusion::arrow::record_batch::RecordBatch;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+/// Strings are Utf8View and maps `key_value` entries of Utf8: the types a
+/// Delta Lake table reads back as, so that the flushed events and the
+/// unflushed tail union without casts.
 fn utf8(name: &str) -> Field {
-    Field::new(name, DataType::Utf8, true)
+    Field::new(name, DataType::Utf8View, true)
 }
 
 fn string_map(name: &str) -> Field {
     let entries = Field::new(
-        "entries",
+        "key_value",
         DataType::Struct(Fields::from(vec![
             Field::new("key", DataType::Utf8, false),
             Field::new("value", DataType::Utf8, true),
@@ -38,7 +41,7 @@ pub fn integration_schema() -> SchemaRef {
         utf8("eventid"),
         Field::new(
             "eventtime",
-            DataType::Timestamp(TimeUnit::Millisecond, None),
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             true,
         ),
         utf8("awsregion"),
@@ -105,7 +108,7 @@ fn as_map(v: Option<&Value>) -> Value {
 }
 
 /// Shapes `value` to the fields of `fields`: lower-case names, text for
-/// string columns, string maps, epoch milliseconds for timestamps.
+/// string columns, string maps, epoch microseconds for timestamps.
 fn shape(value: Option<&Value>, fields: &Fields) -> Value {
     let Some(Value::Object(obj)) = value else {
         return Value::Null;
@@ -118,7 +121,7 @@ fn shape(value: Option<&Value>, fields: &Fields) -> Value {
             DataType::Map(_, _) => as_map(v),
             DataType::Timestamp(_, _) => v
                 .and_then(Value::as_str)
-                .and_then(epoch_millis)
+                .and_then(epoch_micros)
                 .map_or(Value::Null, Value::from),
             _ => v.map_or(Value::Null, as_text),
         };
@@ -128,16 +131,19 @@ fn shape(value: Option<&Value>, fields: &Fields) -> Value {
 }
 
 /// Parses `2024-01-15T11:59:00Z`-style times (RFC 3339, or without zone as UTC).
-pub(crate) fn epoch_millis(s: &str) -> Option<i64> {
+pub fn parse_event_time(s: &str) -> Option<time::OffsetDateTime> {
     use time::format_description::well_known::Rfc3339;
-    let t = time::OffsetDateTime::parse(s, &Rfc3339)
+    time::OffsetDateTime::parse(s, &Rfc3339)
         .or_else(|_| time::OffsetDateTime::parse(&format!("{s}Z"), &Rfc3339))
-        .ok()?;
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+        .ok()
 }
 
-/// Builds one record batch from stored records.
-pub(crate) fn to_batch(schema: &SchemaRef, records: &[Value]) -> Result<RecordBatch, String> {
+fn epoch_micros(s: &str) -> Option<i64> {
+    i64::try_from(parse_event_time(s)?.unix_timestamp_nanos() / 1_000).ok()
+}
+
+/// Builds one record batch of `schema` from stored records.
+pub fn to_batch(schema: &SchemaRef, records: &[Value]) -> Result<RecordBatch, String> {
     let rows: Vec<Value> = records
         .iter()
         .map(|r| shape(Some(r), schema.fields()))

@@ -24,12 +24,9 @@ async fn run(sql: &str) -> Result<QueryOutput, QueryError> {
         record("u3", "Logout", "2024-01-17T10:00:00.5Z"),
     ];
     execute(
+        &session(),
         &p,
-        vec![Table {
-            id: ID.into(),
-            records,
-            bytes: 300,
-        }],
+        vec![Table::from_records(ID, &records, 300)?],
     )
     .await
 }

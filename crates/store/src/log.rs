@@ -14,6 +14,14 @@
 //! length), so the log never holds a partial frame that a later append would
 //! bury. At open, a torn or corrupt tail — from a crash mid-write — is
 //! detected by length and checksum, reported, and truncated away.
+//!
+//! Segments are numbered and numbers are never reused: the last segment is
+//! the active one (appends go there) and is never removed. A flusher
+//! [`seal`](IngestLog::seal)s the active segment, copies the sealed ones
+//! elsewhere, records the number of the last one it copied, and only then
+//! [`remove_through`](IngestLog::remove_through)s them; a crash between the
+//! copy and the removal leaves segments that the recorded number says to
+//! skip.
 
 use crate::{Error, Result};
 use std::fs::{File, OpenOptions};
@@ -25,14 +33,16 @@ use tokio::sync::oneshot;
 
 /// The largest payload a frame may carry; a larger length is corruption.
 const MAX_FRAME: u32 = 64 << 20;
-/// A segment is closed and a new one started past this size.
-const SEGMENT_BYTES: u64 = 256 << 20;
+/// A segment is closed and a new one started past this size, which also
+/// bounds what a flusher reads at once.
+const SEGMENT_BYTES: u64 = 32 << 20;
 /// At most this many bytes are written per sync, so one huge burst does not
 /// delay every waiter behind it.
 const MAX_BATCH_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Clone)]
 struct Segment {
+    number: u64,
     path: PathBuf,
     committed: u64,
 }
@@ -53,11 +63,18 @@ struct Append {
     done: oneshot::Sender<Result<()>>,
 }
 
+enum Request {
+    Append(Append),
+    /// Start a new active segment if the current one holds records.
+    Seal(oneshot::Sender<Result<()>>),
+}
+
 /// Handle to the ingest log; cheap to clone.
 #[derive(Clone)]
 pub struct IngestLog {
-    tx: mpsc::Sender<Append>,
+    tx: mpsc::Sender<Request>,
     segments: Arc<RwLock<Vec<Segment>>>,
+    dir: PathBuf,
 }
 
 fn segment_path(dir: &Path, n: u64) -> PathBuf {
@@ -163,25 +180,36 @@ impl IngestLog {
                     .map_err(|e| Error::io(format!("truncate {}", path.display()), e))?;
             }
             segments.push(Segment {
+                number: *n,
                 path,
                 committed: intact,
             });
         }
-        let next = numbers.last().map_or(1, |n| n + 1);
         if segments.is_empty() {
-            let path = segment_path(dir, next);
+            let path = segment_path(dir, 1);
             File::create(&path).map_err(|e| Error::io(format!("create {}", path.display()), e))?;
             sync_dir(dir)?;
-            segments.push(Segment { path, committed: 0 });
+            segments.push(Segment {
+                number: 1,
+                path,
+                committed: 0,
+            });
         }
         let segments = Arc::new(RwLock::new(segments));
-        let (tx, rx) = mpsc::channel::<Append>();
+        let (tx, rx) = mpsc::channel::<Request>();
         let writer = Writer::new(dir.to_path_buf(), segments.clone())?;
         std::thread::Builder::new()
             .name("ingest-log-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| Error::io("start the ingest log writer", e))?;
-        Ok((Self { tx, segments }, stats))
+        Ok((
+            Self {
+                tx,
+                segments,
+                dir: dir.to_path_buf(),
+            },
+            stats,
+        ))
     }
 
     /// Appends `records` atomically with respect to readers and returns once
@@ -204,18 +232,76 @@ impl IngestLog {
         }
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Append { frames, done })
+            .send(Request::Append(Append { frames, done }))
             .map_err(|_| Error::WriterGone)?;
         wait.await.map_err(|_| Error::WriterGone)?
     }
 
-    /// Calls `f` with every committed record, oldest first.
-    pub fn scan(&self, mut f: impl FnMut(&[u8])) -> Result<()> {
-        let segments = self.segments.read().map(|s| s.clone()).unwrap_or_default();
-        for s in segments {
+    fn segments(&self) -> Vec<Segment> {
+        self.segments.read().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Closes the active segment if it holds records, so that every record
+    /// committed before the call is in a sealed segment. Returns the numbers
+    /// of all sealed segments, oldest first.
+    pub async fn seal(&self) -> Result<Vec<u64>> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Request::Seal(done))
+            .map_err(|_| Error::WriterGone)?;
+        wait.await.map_err(|_| Error::WriterGone)??;
+        let all = self.segments();
+        Ok(all[..all.len().saturating_sub(1)]
+            .iter()
+            .map(|s| s.number)
+            .collect())
+    }
+
+    /// Calls `f` with every committed record of segment `number`, oldest
+    /// first; a segment that is gone yields nothing.
+    pub fn scan_segment(&self, number: u64, mut f: impl FnMut(&[u8])) -> Result<()> {
+        if let Some(s) = self.segments().into_iter().find(|s| s.number == number) {
             scan_file(&s.path, s.committed, &mut f)?;
         }
         Ok(())
+    }
+
+    /// Calls `f(segment, record)` with every committed record of the
+    /// segments numbered above `after`, oldest first.
+    pub fn scan_after(&self, after: u64, mut f: impl FnMut(u64, &[u8])) -> Result<()> {
+        for s in self.segments().into_iter().filter(|s| s.number > after) {
+            scan_file(&s.path, s.committed, |r| f(s.number, r))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the sealed segments numbered up to `number` (never the
+    /// active one). Call only once what they hold is durable elsewhere.
+    pub fn remove_through(&self, number: u64) -> Result<()> {
+        let doomed: Vec<Segment> = {
+            let Ok(mut all) = self.segments.write() else {
+                return Err(Error::WriterGone);
+            };
+            let active = all.last().map_or(0, |s| s.number);
+            let (gone, kept) = all
+                .drain(..)
+                .partition(|s| s.number <= number && s.number != active);
+            *all = kept;
+            gone
+        };
+        for s in &doomed {
+            std::fs::remove_file(&s.path)
+                .map_err(|e| Error::io(format!("remove {}", s.path.display()), e))?;
+        }
+        if !doomed.is_empty() {
+            sync_dir(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Committed bytes in all segments (what is not yet removed).
+    pub fn bytes(&self) -> u64 {
+        self.segments().iter().map(|s| s.committed).sum()
     }
 }
 
@@ -245,15 +331,40 @@ impl Writer {
         })
     }
 
-    fn run(mut self, rx: mpsc::Receiver<Append>) {
-        while let Ok(first) = rx.recv() {
+    fn run(mut self, rx: mpsc::Receiver<Request>) {
+        let mut pending = None;
+        loop {
+            let first = match pending.take() {
+                Some(r) => r,
+                None => match rx.recv() {
+                    Ok(r) => r,
+                    Err(_) => return,
+                },
+            };
+            let first = match first {
+                Request::Append(a) => a,
+                Request::Seal(done) => {
+                    let result = if self.committed > 0 {
+                        self.rotate()
+                    } else {
+                        Ok(())
+                    };
+                    let _ = done.send(result);
+                    continue;
+                }
+            };
             let mut batch = vec![first];
             let mut bytes = batch[0].frames.len();
             while bytes < MAX_BATCH_BYTES {
                 match rx.try_recv() {
-                    Ok(a) => {
+                    Ok(Request::Append(a)) => {
                         bytes += a.frames.len();
                         batch.push(a);
+                    }
+                    Ok(seal) => {
+                        // After this batch, so the seal covers it.
+                        pending = Some(seal);
+                        break;
                     }
                     Err(_) => break,
                 }
@@ -318,13 +429,7 @@ impl Writer {
             .segments
             .read()
             .ok()
-            .and_then(|s| {
-                s.last().and_then(|l| {
-                    l.path
-                        .file_stem()
-                        .and_then(|n| n.to_str()?.parse::<u64>().ok())
-                })
-            })
+            .and_then(|s| s.last().map(|l| l.number))
             .map_or(1, |n| n + 1);
         let path = segment_path(&self.dir, next);
         let file = OpenOptions::new()
@@ -336,7 +441,11 @@ impl Writer {
         self.file = file;
         self.committed = 0;
         if let Ok(mut s) = self.segments.write() {
-            s.push(Segment { path, committed: 0 });
+            s.push(Segment {
+                number: next,
+                path,
+                committed: 0,
+            });
         }
         Ok(())
     }
@@ -349,7 +458,7 @@ mod tests {
 
     fn collect(log: &IngestLog) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        log.scan(|r| out.push(r.to_vec())).unwrap();
+        log.scan_after(0, |_, r| out.push(r.to_vec())).unwrap();
         out
     }
 
@@ -424,5 +533,44 @@ mod tests {
             .collect();
         seen.sort_unstable();
         assert_eq!(seen, (0..50).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn sealed_segments_are_read_and_removed_and_numbers_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, _) = IngestLog::open(dir.path()).unwrap();
+        assert_eq!(
+            log.seal().await.unwrap(),
+            Vec::<u64>::new(),
+            "an empty active segment is not sealed"
+        );
+        log.append(&[b"a".to_vec()]).await.unwrap();
+        assert_eq!(log.seal().await.unwrap(), vec![1]);
+        log.append(&[b"b".to_vec(), b"c".to_vec()]).await.unwrap();
+        let mut seen = Vec::new();
+        log.scan_after(0, |n, r| seen.push((n, r.to_vec())))
+            .unwrap();
+        assert_eq!(
+            seen,
+            vec![(1, b"a".to_vec()), (2, b"b".to_vec()), (2, b"c".to_vec())]
+        );
+        let mut one = Vec::new();
+        log.scan_segment(1, |r| one.push(r.to_vec())).unwrap();
+        assert_eq!(one, vec![b"a".to_vec()]);
+        assert_eq!(log.seal().await.unwrap(), vec![1, 2]);
+        log.remove_through(2).unwrap();
+        assert_eq!(collect(&log), Vec::<Vec<u8>>::new());
+        // The active segment (3) survives any removal, so numbering goes on after a restart.
+        log.remove_through(u64::MAX).unwrap();
+        log.append(&[b"d".to_vec()]).await.unwrap();
+        drop(log);
+        let (log, stats) = IngestLog::open(dir.path()).unwrap();
+        assert_eq!(stats.records, 1);
+        log.append(&[b"e".to_vec()]).await.unwrap();
+        assert_eq!(log.seal().await.unwrap(), vec![3]);
+        let mut seen = Vec::new();
+        log.scan_after(2, |n, r| seen.push((n, r.to_vec())))
+            .unwrap();
+        assert_eq!(seen, vec![(3, b"d".to_vec()), (3, b"e".to_vec())]);
     }
 }

@@ -25,6 +25,7 @@ SERVICES = {
         "CreateChannel", "GetChannel", "ListChannels", "UpdateChannel", "DeleteChannel",
         "PutResourcePolicy", "GetResourcePolicy", "DeleteResourcePolicy",
         "StartQuery", "DescribeQuery", "GetQueryResults", "ListQueries", "CancelQuery",
+        "StartEventDataStoreIngestion", "StopEventDataStoreIngestion",
     ]),
     "cloudtrail_data": ("cloudtrail-data/2021-08-11/service-2.json", ["PutAuditEvents"]),
 }

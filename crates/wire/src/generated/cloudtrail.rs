@@ -1865,6 +1865,38 @@ impl SourceConfig {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StartEventDataStoreIngestionRequest {
+    #[serde(rename = "EventDataStore", skip_serializing_if = "Option::is_none")]
+    pub event_data_store: Option<String>,
+}
+
+impl StartEventDataStoreIngestionRequest {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if self.event_data_store.is_none() {
+            v.missing(path, "EventDataStore");
+        }
+        if let Some(x) = &self.event_data_store {
+            let p = format!("{path}.EventDataStore");
+            v.min_len(x, &p, 3);
+            v.max_len(x, &p, 256);
+            v.pattern(x, &p, "^[a-zA-Z0-9._/\\-:]+$");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StartEventDataStoreIngestionResponse {}
+
+impl StartEventDataStoreIngestionResponse {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StartQueryRequest {
     #[serde(rename = "QueryStatement", skip_serializing_if = "Option::is_none")]
     pub query_statement: Option<String>,
@@ -1948,6 +1980,38 @@ impl StartQueryResponse {
             v.max_len(x, &p, 16);
             v.pattern(x, &p, "\\d+");
         }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StopEventDataStoreIngestionRequest {
+    #[serde(rename = "EventDataStore", skip_serializing_if = "Option::is_none")]
+    pub event_data_store: Option<String>,
+}
+
+impl StopEventDataStoreIngestionRequest {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if self.event_data_store.is_none() {
+            v.missing(path, "EventDataStore");
+        }
+        if let Some(x) = &self.event_data_store {
+            let p = format!("{path}.EventDataStore");
+            v.min_len(x, &p, 3);
+            v.max_len(x, &p, 256);
+            v.pattern(x, &p, "^[a-zA-Z0-9._/\\-:]+$");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StopEventDataStoreIngestionResponse {}
+
+impl StopEventDataStoreIngestionResponse {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
     }
 }
 
