@@ -383,6 +383,9 @@ class Integration:
 
 
 def create_integration_eds(ct, name: str | None = None, **kw) -> dict:
+    # Retention counts from each event's eventTime (as AWS does): the fixtures (2024) and the real
+    # records (2023-2024) are older than the default 366 days, so keep ten years unless a test says otherwise.
+    kw.setdefault("RetentionPeriod", 3653)
     return ct.create_event_data_store(
         Name=name or f"eds-{uuid.uuid4().hex[:12]}", AdvancedEventSelectors=INTEGRATION_SELECTORS, **kw
     )

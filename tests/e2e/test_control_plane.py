@@ -91,7 +91,7 @@ def test_accounts_create(server, root):
 
 def test_create_event_data_store_defaults(ct, owner):
     before = _now() - dt.timedelta(minutes=5)
-    r = create_integration_eds(ct, name="my-eds.v1_x")
+    r = ct.create_event_data_store(Name="my-eds.v1_x", AdvancedEventSelectors=INTEGRATION_SELECTORS)
     m = EDS_ARN_RE.match(r["EventDataStoreArn"])
     assert m, r["EventDataStoreArn"]
     assert m.group(1) == owner.account_id

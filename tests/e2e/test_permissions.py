@@ -111,7 +111,8 @@ def test_permission_story_with_the_aws_cli(server, make_account, tmp_path):
 
     s.say("Owner creates an event data store for integration events and a channel feeding it.")
     r = s.aws("owner", "cloudtrail", "create-event-data-store", "--name", f"story-eds-{uuid.uuid4().hex[:6]}",
-              "--advanced-event-selectors", json.dumps(INTEGRATION_SELECTORS), "--no-termination-protection-enabled")
+              "--advanced-event-selectors", json.dumps(INTEGRATION_SELECTORS), "--no-termination-protection-enabled",
+              "--retention-period", "3653")  # the story's events are from 2024; retention counts from eventTime
     assert r.rc == 0, r.display
     eds_arn = r.out["EventDataStoreArn"]
     eds_id = eds_arn.rsplit("/", 1)[-1]

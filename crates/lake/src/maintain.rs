@@ -48,7 +48,7 @@ pub struct MaintenanceReport {
 }
 
 /// The oldest day a store with `retention_days` keeps at `now`.
-fn oldest_kept(now: OffsetDateTime, retention_days: i64) -> Date {
+pub(crate) fn oldest_kept(now: OffsetDateTime, retention_days: i64) -> Date {
     (now - time::Duration::days(retention_days.max(0))).date()
 }
 

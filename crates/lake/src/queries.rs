@@ -221,9 +221,17 @@ impl Lake {
         let started = std::time::Instant::now();
         let work = async {
             let ctx = query::session();
+            let now = self.now();
+            let stores: Vec<(String, time::Date)> = self
+                .stores(&q.account)
+                .map_err(|e| e.message)?
+                .into_iter()
+                .filter(|s| q.eds.contains(&s.id))
+                .map(|s| (s.id, crate::maintain::oldest_kept(now, s.retention_period)))
+                .collect();
             let tables = self
                 .tables
-                .scan(&ctx, &q.eds)
+                .scan(&ctx, &stores)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "reading event tables failed");

@@ -24,7 +24,7 @@ pub(crate) struct Grouped {
 }
 
 /// The UTC day of a stored record's eventTime.
-fn record_day(record: &Value) -> Option<Date> {
+pub(crate) fn record_day(record: &Value) -> Option<Date> {
     let t = record.get("eventTime")?.as_str()?;
     Some(
         query::parse_event_time(t)?

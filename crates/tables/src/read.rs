@@ -1,7 +1,7 @@
 //! What a query reads: each table's snapshot plus the unflushed tail of the
 //! ingest log, as one DataFusion table per event data store.
 
-use crate::{delta, Error, LoggedEvent, Result, Tables};
+use crate::{batch, delta, Error, LoggedEvent, Result, Tables};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
@@ -12,6 +12,7 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use std::collections::HashMap;
 use std::sync::Arc;
+use time::Date;
 
 /// One event data store as a query sees it.
 pub struct Scan {
@@ -35,25 +36,28 @@ fn df_error(e: datafusion::error::DataFusionError) -> Error {
 }
 
 impl Tables {
-    /// Snapshots of the given stores for a query running in `ctx`.
-    pub async fn scan(&self, ctx: &SessionContext, ids: &[String]) -> Result<Vec<Scan>> {
+    /// Snapshots of the given stores for a query running in `ctx`; each
+    /// store comes with the oldest day its retention keeps, so that events
+    /// past it are not seen even before a flush drops them.
+    pub async fn scan(&self, ctx: &SessionContext, stores: &[(String, Date)]) -> Result<Vec<Scan>> {
         let schema = query::integration_schema();
         // Under the gate: the snapshots and the tail above them, so that no
         // segment can be removed between the two.
         let gate = self.gate.read().await;
         let mut tables = Vec::new();
-        for id in ids {
+        for (id, oldest) in stores {
             let table = self.table(id).await?;
             let through = Self::flushed_through(id, &table).await?;
-            tables.push((id, table, through));
+            tables.push((id, table, through, *oldest));
         }
-        let mut tails: HashMap<&str, (u64, Tail)> = tables
+        let mut tails: HashMap<&str, (u64, Date, Tail)> = tables
             .iter()
-            .map(|(id, _, through)| {
+            .map(|(id, _, through, oldest)| {
                 (
                     id.as_str(),
                     (
                         *through,
+                        *oldest,
                         Tail {
                             records: Vec::new(),
                             bytes: 0,
@@ -69,9 +73,10 @@ impl Tables {
                 unreadable += 1;
                 return;
             };
+            let day = batch::record_day(&e.record);
             for id in &e.eds {
-                if let Some((through, tail)) = tails.get_mut(id.as_str()) {
-                    if segment > *through {
+                if let Some((through, oldest, tail)) = tails.get_mut(id.as_str()) {
+                    if segment > *through && !day.is_some_and(|d| d < *oldest) {
                         tail.records.push(e.record.clone());
                         tail.bytes += payload.len() as u64;
                     }
@@ -87,8 +92,8 @@ impl Tables {
         }
 
         let mut out = Vec::new();
-        for (id, table, _) in tables {
-            let Some((_, tail)) = tails.remove(id.as_str()) else {
+        for (id, table, _, _) in tables {
+            let Some((_, _, tail)) = tails.remove(id.as_str()) else {
                 continue;
             };
             let batch = query::to_batch(&schema, &tail.records).map_err(Error::Data)?;

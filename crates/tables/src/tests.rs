@@ -52,7 +52,10 @@ fn keep_all(ids: &[&str]) -> HashMap<String, Date> {
 /// The event ids a query sees in `id`, sorted, plus Scan's event count.
 async fn event_ids(t: &Tables, id: &str) -> (Vec<String>, u64) {
     let ctx = query::session();
-    let scans = t.scan(&ctx, &[id.to_string()]).await.unwrap();
+    let scans = t
+        .scan(&ctx, &[(id.to_string(), day("1970-01-01"))])
+        .await
+        .unwrap();
     let events = scans[0].events;
     ctx.register_table("t", scans[0].provider.clone()).unwrap();
     let batches = ctx
@@ -251,7 +254,11 @@ async fn the_tables_answer_sql_with_the_integration_schema() {
         .await
         .unwrap();
     let ctx = query::session();
-    let scans = f.tables.scan(&ctx, &[EDS.to_string()]).await.unwrap();
+    let scans = f
+        .tables
+        .scan(&ctx, &[(EDS.to_string(), day("1970-01-01"))])
+        .await
+        .unwrap();
     ctx.register_table("t", scans[0].provider.clone()).unwrap();
     let batches = ctx
         .sql("SELECT count(*), count(eventdata.requestparameters['a']) FROM t WHERE eventtime > '2026-12-04 10:30:00'")
@@ -279,4 +286,23 @@ async fn the_tables_answer_sql_with_the_integration_schema() {
         .map(|f| f.name().clone())
         .collect();
     assert_eq!(fields, expected, "the partition column stays hidden");
+}
+
+#[tokio::test]
+async fn events_past_retention_are_not_seen_even_before_a_flush() {
+    let f = fixture();
+    f.log
+        .append(&[
+            line(&[EDS], "e0000", "2026-11-01T10:00:00Z"),
+            line(&[EDS], "e0001", "2026-12-04T10:00:00Z"),
+        ])
+        .await
+        .unwrap();
+    let ctx = query::session();
+    let scans = f
+        .tables
+        .scan(&ctx, &[(EDS.to_string(), day("2026-11-27"))])
+        .await
+        .unwrap();
+    assert_eq!(scans[0].events, 1);
 }
