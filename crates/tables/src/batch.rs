@@ -17,9 +17,44 @@ use time::{Date, OffsetDateTime};
 /// values never all sit in memory at once.
 const CHUNK: usize = 4096;
 
+/// One table's rows from a log segment, built up as Arrow batches.
+#[derive(Default)]
+pub(crate) struct Rows {
+    batches: Vec<RecordBatch>,
+    pending: Vec<Value>,
+    pub count: u64,
+}
+
+impl Rows {
+    fn push(&mut self, record: Value) -> Result<()> {
+        self.pending.push(record);
+        self.count += 1;
+        if self.pending.len() >= CHUNK {
+            self.seal_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn seal_chunk(&mut self) -> Result<()> {
+        if !self.pending.is_empty() {
+            let batch = query::to_batch(&query::integration_schema(), &self.pending)
+                .map_err(Error::Data)?;
+            self.batches.push(with_partition(&batch, &table_schema())?);
+            self.pending.clear();
+        }
+        Ok(())
+    }
+
+    /// The rows as batches sorted by eventTime.
+    pub fn into_sorted(mut self) -> Result<Vec<RecordBatch>> {
+        self.seal_chunk()?;
+        sorted(self.batches)
+    }
+}
+
 /// The records of one log segment, by table.
 pub(crate) struct Grouped {
-    pub tables: HashMap<String, Vec<Value>>,
+    pub tables: HashMap<String, Rows>,
     pub expired: u64,
 }
 
@@ -43,7 +78,11 @@ pub(crate) fn group_segment(
         expired: 0,
     };
     let mut unreadable = 0u64;
+    let mut failed = None;
     log.scan_segment(segment, |payload| {
+        if failed.is_some() {
+            return;
+        }
         let Ok(e) = serde_json::from_slice::<LoggedEvent>(payload) else {
             unreadable += 1;
             return;
@@ -57,9 +96,15 @@ pub(crate) fn group_segment(
                 out.expired += 1;
                 continue;
             }
-            out.tables.entry(id).or_default().push(e.record.clone());
+            if let Err(err) = out.tables.entry(id).or_default().push(e.record.clone()) {
+                failed = Some(err);
+                return;
+            }
         }
     })?;
+    if let Some(err) = failed {
+        return Err(err);
+    }
     if unreadable > 0 {
         tracing::warn!(
             segment,
@@ -99,18 +144,12 @@ fn with_partition(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Data(e.to_string()))
 }
 
-/// Arrow batches for a table from its records, sorted by eventTime.
-pub(crate) fn table_batches(records: &[Value]) -> Result<Vec<RecordBatch>> {
-    let base = query::integration_schema();
-    let schema = table_schema();
-    let mut parts = Vec::new();
-    for chunk in records.chunks(CHUNK) {
-        let batch = query::to_batch(&base, chunk).map_err(Error::Data)?;
-        parts.push(with_partition(&batch, &schema)?);
-    }
+/// One batch of all `parts`, sorted by eventTime.
+fn sorted(parts: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
     if parts.is_empty() {
         return Ok(parts);
     }
+    let schema = table_schema();
     let all = concat_batches(&schema, &parts).map_err(|e| Error::Data(e.to_string()))?;
     drop(parts);
     let times = all
@@ -138,7 +177,11 @@ mod tests {
             record("a", "2026-12-03T23:59:59Z"),
             record("c", "2026-12-04T10:00:01Z"),
         ];
-        let batches = table_batches(&records).unwrap();
+        let mut rows = Rows::default();
+        for r in records {
+            rows.push(r).unwrap();
+        }
+        let batches = rows.into_sorted().unwrap();
         assert_eq!(batches.len(), 1);
         let b = &batches[0];
         let ids = b.column_by_name("eventid").unwrap();

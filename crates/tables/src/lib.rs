@@ -250,14 +250,16 @@ impl Tables {
         for &n in &sealed.0 {
             let grouped = batch::group_segment(&self.log, n, keep)?;
             report.expired += grouped.expired;
-            for (id, records) in grouped.tables {
+            for (id, rows) in grouped.tables {
                 let table = self.table(&id).await?;
                 if Self::flushed_through(&id, &table).await? >= n {
                     continue;
                 }
-                let batches = batch::table_batches(&records)?;
-                let table = self.commit_segment(&id, table, batches, n).await?;
-                report.events += records.len() as u64;
+                let count = rows.count;
+                let table = self
+                    .commit_segment(&id, table, rows.into_sorted()?, n)
+                    .await?;
+                report.events += count;
                 report.commits += 1;
                 if !report.tables.contains(&id) {
                     report.tables.push(id.clone());
