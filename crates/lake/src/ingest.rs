@@ -59,7 +59,7 @@ impl Lake {
             .ingest_into(caller, &channel, external_id, events)
             .await;
         let now = epoch(self.now());
-        let mut status = self.ingestion_status(&channel.id)?;
+        let mut status = self.ingestion_status(&channel.id).unwrap_or_default();
         status.latest_ingestion_attempt_time = Some(now);
         match &result {
             Ok(response) => {
@@ -85,7 +85,12 @@ impl Lake {
             }
             Err(e) => status.latest_ingestion_error_code = Some(e.code.as_str().to_string()),
         }
-        self.save_ingestion_status(&channel, &status)?;
+        // The events are already durable (or refused): a failure to record
+        // the status (a full disk, say) must not turn their answer into an
+        // error the client would retry, storing them twice.
+        if let Err(e) = self.save_ingestion_status(&channel, &status) {
+            tracing::warn!(channel = %channel.arn, error = %e.message, "could not record the channel's ingestion status");
+        }
         result.map(|response| IngestOutcome {
             response,
             channel_owner: channel.account.clone(),
