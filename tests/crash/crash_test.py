@@ -8,9 +8,10 @@ Each cycle:
    FAST_FLAG_VALUES; `--no-auto-flags` turns this off; arguments after `--` go to `cairn serve` as they are).
 2. Several writer threads send PutAuditEvents with boto3 (retries off, so every request is attempted exactly
    once): batches of 1..100 events, each with a unique eventData.UID and a random amount of padding, to two
-   channels: A feeds event data store A (default retention), AB feeds A and B (B keeps 7 days). Event times are
-   spread over the last 30 days (channel A) or 14 days (channel AB), so there are many day partitions and B's
-   retention passes have whole days to drop.
+   channels: A feeds event data store A (default retention), AB feeds A and B. Event times are spread over the
+   last 10 days (channel A) or 14 days (channel AB): several day partitions, each gathering small files that
+   compaction merges. B keeps 14 days at first and 7 from the second cycle on (UpdateEventDataStore), so that
+   retention passes drop whole days of B while the load runs and kills land.
 3. After a random delay the server is killed with SIGKILL (in some cycles the writers stop a little before the
    kill, so that the kill lands while background work such as a flush or compaction runs on a quiet store).
 4. The server is started again on the same data directory (in some cycles killed once more right after it came
@@ -44,7 +45,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import random
 import re
@@ -151,8 +151,13 @@ KINDS = {
 }
 
 
-# Event data store B keeps events this many days (AWS's minimum); events of channel AB older than EXPIRABLE_AGE
-# may be dropped from B by a retention pass (the margin covers day boundaries).
+SERVER_LOG_FILTER = "info,lake=debug,tables=debug,store=debug,deltalake=warn,deltalake_core=warn,buoyant_kernel=warn"
+
+# Event data store B keeps events RETENTION_B_INITIAL_DAYS days at first, and from the second cycle on a data
+# directory RETENTION_B_DAYS (AWS's minimum; UpdateEventDataStore), so that a retention pass drops whole days of
+# its table while writers run and kills land. Events of channel AB older than EXPIRABLE_AGE may thus be gone
+# from B at any check (the margin covers day boundaries); younger ones must be there.
+RETENTION_B_INITIAL_DAYS = 14
 RETENTION_B_DAYS = 7
 EXPIRABLE_AGE = timedelta(days=5, hours=12)
 
@@ -217,6 +222,7 @@ class CrashHarness:
         self.violations: list[Violation] = []
         self.cycles_done = 0
         self.violations_before_epoch = 0
+        self.epoch_cycles = 0  # cycles run on the current data directory
         self.kills_with_requests_in_flight = 0
         self.last_found: dict[str, int] = {}
         self.answered_errors: Counter = Counter()
@@ -224,6 +230,7 @@ class CrashHarness:
         self.server_args: list[str] = []
         self.started = time.monotonic()
         self.cycle_times: list[float] = []
+        self.log_stats: dict[str, int] = {}
 
     # -- setup / teardown
     def setup(self) -> None:
@@ -256,7 +263,7 @@ class CrashHarness:
         self.owner = self.server.root
         ct = self.server.ct(self.owner)
         for name in ("A", "B"):
-            kw = {"RetentionPeriod": RETENTION_B_DAYS} if name == "B" else {}
+            kw = {"RetentionPeriod": RETENTION_B_INITIAL_DAYS} if name == "B" else {}
             arn = e2e.create_integration_eds(ct, name=f"crash-{name}-{self.run_id}", **kw)["EventDataStoreArn"]
             self.eds[name] = (arn, arn.rsplit("/", 1)[-1])
         self.channels["A"] = e2e.create_channel(ct, self.eds["A"][0], name=f"crash-a-{self.run_id}")["ChannelArn"]
@@ -266,27 +273,58 @@ class CrashHarness:
             Destinations=[{"Type": "EVENT_DATA_STORE", "Location": self.eds[n][0]} for n in ("A", "B")],
         )["ChannelArn"]
 
+    def _log_stats(self) -> dict[str, int]:
+        """What the server logs say happened in the background (with the default CAIRN_LOG of this harness)."""
+        pats = {
+            "flushes": "flushed the ingest log",
+            "failed flushes": "flush failed",
+            "compactions": "compacted small files",
+            "retention drops": "dropped days past the retention period",
+            "torn tails cut at start": "torn or corrupt tail",
+            "panics": "panicked at",
+        }
+        out = dict.fromkeys(pats, 0)
+        if self.base is None:
+            return out
+        for log in self.base.glob("logs*/*.log"):
+            text = log.read_text(encoding="utf-8", errors="replace")
+            for k, pat in pats.items():
+                out[k] += text.count(pat)
+        return out
+
     def teardown(self) -> None:
         if self.server is not None:
             try:
                 self.server.kill()
             except Exception:  # noqa: BLE001 - best effort
                 pass
+        self.log_stats = self._log_stats()
+        if self.log_stats.get("panics"):
+            self._v("server", self.cycles_done, f"{self.log_stats['panics']} panics in the server logs ({self.base}/logs*)")
         if self._tmp and not self.opts.keep_data and not self.violations:
             shutil.rmtree(self._tmp, ignore_errors=True)
 
     def _start_server(self) -> None:
+        # The flusher's reports in the server logs (kept on a violation), without Delta Lake's chatter; only for
+        # this process's servers (the e2e suite imports this module), and only if CAIRN_LOG is not set already.
+        own_log = "CAIRN_LOG" not in os.environ
+        if own_log:
+            os.environ["CAIRN_LOG"] = SERVER_LOG_FILTER
         try:
             self.server.start(timeout=self.opts.start_timeout)
         except (AssertionError, Exception) as e:  # noqa: BLE001 - a server that cannot start again is a finding
             raise ServerFailure(f"cairn serve did not start on {self.server.data_dir}: {e}") from e
+        finally:
+            if own_log:
+                os.environ.pop("CAIRN_LOG", None)
 
     # -- load
     def _event(self, uid: str, channel: str, rng: random.Random) -> dict:
-        # One table partition per event day. Channel A: the last 30 days, all inside A's default retention.
-        # Channel AB: the last 14 days, so that B's retention passes (7 days) have whole days to drop.
+        # One table partition per event day. Channel A: the last 10 days, inside A's default retention. Channel
+        # AB: the last 14 days, so that B's retention (7 days) has whole days to drop. Few days, so that each
+        # day's partition gathers small files quickly and compaction runs.
         now = datetime.now(timezone.utc)
-        age = timedelta(days=rng.randrange(0, 30 if channel == "A" else 14), seconds=rng.randrange(0, 86400))
+        age = timedelta(days=rng.randrange(0, 10 if channel == "A" else 14), seconds=rng.randrange(0, 86400))
         day = now - age
         if channel != "A" and age > EXPIRABLE_AGE:
             self.expirable.add(uid)
@@ -342,6 +380,7 @@ class CrashHarness:
                 req.error = f"malformed response: {e}"
                 with self.lock:
                     self.writer_exceptions.append(f"{key}: {e}")
+                    self._v("server", cycle, f"malformed PutAuditEvents response to {key}: {e}")
                 return
             req.event_ids = ok
             req.refused = set(bad)
@@ -491,6 +530,11 @@ class CrashHarness:
         t0 = time.monotonic()
         if not self.server.running:
             self._start_server()
+        self.epoch_cycles += 1
+        if self.epoch_cycles == 2:
+            # B keeps 7 days from now on: the next retention passes drop its older days while the load runs.
+            self.server.ct(self.owner).update_event_data_store(EventDataStore=self.eds["B"][0], RetentionPeriod=RETENTION_B_DAYS)
+            self.log(f"cycle {cycle}: event data store B now keeps {RETENTION_B_DAYS} days (was {RETENTION_B_INITIAL_DAYS})")
         info = self._load_and_kill(cycle)
         kill_t = time.monotonic()
         self._start_server()
@@ -531,6 +575,7 @@ class CrashHarness:
             shutil.rmtree(old, ignore_errors=True)
         self.violations_before_epoch = len(self.violations)
         self.epoch += 1
+        self.epoch_cycles = 0
         self.requests = []
         self.log(f"crash-test: starting over on {self._data_dir()}")
         self._new_store()
@@ -590,6 +635,7 @@ class CrashHarness:
             expirable_acked=sum(1 for r in acked for u in r.event_ids if u in self.expirable),
             expired_dropped=len(self.expired_in_b),
             expired_returned=len(self.expired_returned),
+            log_stats=dict(self.log_stats),
         )
 
 
@@ -627,6 +673,7 @@ class Summary:
     expirable_acked: int = 0
     expired_dropped: int = 0
     expired_returned: int = 0
+    log_stats: dict = dataclasses.field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -645,7 +692,7 @@ class Summary:
             f"requests answered with error  {self.requests_error} {self.answered_errors or ''}".rstrip(),
             f"requests without answer       {self.requests_unanswered} (then wholly present {self.unanswered_present}, wholly absent {self.unanswered_absent})",
             f"kills with requests in flight {self.kills_with_requests_in_flight}",
-            f"events found                  " + ", ".join(f"EDS {k}: {n}" for k, n in sorted(self.events_found.items())),
+            "events found                  " + ", ".join(f"EDS {k}: {n}" for k, n in sorted(self.events_found.items())),
             f"past B's retention            {self.expirable_acked} acknowledged, {self.expired_dropped} seen dropped from B"
             + (f", {self.expired_returned} came back after (warning)" if self.expired_returned else ""),
             f"duplicates                    {v['duplicates']}",
@@ -659,6 +706,7 @@ class Summary:
             f"server failures               {v['server failures']}",
             f"time                          {self.seconds:.1f}s (longest cycle {self.max_cycle_seconds:.1f}s)",
             f"serve args                    {' '.join(self.server_args) or '(none)'}",
+            "server logs                   " + (", ".join(f"{k} {n}" for k, n in self.log_stats.items()) or "-"),
         ]
         if self.data_kept and self.data_dir:
             lines.append(f"data directory kept           {self.data_dir}")
