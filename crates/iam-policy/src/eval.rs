@@ -338,11 +338,21 @@ impl Decision {
 
     /// One short sentence on what to change for a denied request, when the
     /// explanation tells (see [`Explanation::hint`]); `None` when allowed.
+    /// It may quote any policy considered: for the operator, not the caller.
     pub fn hint(&self) -> Option<String> {
         if self.effect == Effect::Allow {
             return None;
         }
         self.explanation.hint()
+    }
+
+    /// The hint a caller may be shown (see [`Explanation::caller_hint`]):
+    /// nothing of another account's policies; `None` when allowed.
+    pub fn caller_hint(&self) -> Option<String> {
+        if self.effect == Effect::Allow {
+            return None;
+        }
+        self.explanation.caller_hint()
     }
 }
 
@@ -748,8 +758,8 @@ pub fn evaluate_set(req: &Request, set: &PolicySet) -> Decision {
     if resource_needed && resource_allows.is_empty() {
         let message = match &set.resource {
             None => format!(
-                "{} has no resource-based policy, so only principals of its account {} can be allowed",
-                req.resource, req.resource_account
+                "{} has no resource-based policy that applies to {}, so only principals of its account {} can be allowed",
+                req.resource, req.action, req.resource_account
             ),
             Some(np) => format!("No statement of the {} allows {subject}", np.name),
         };

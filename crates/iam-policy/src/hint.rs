@@ -1,7 +1,14 @@
 //! One-sentence hints for denied requests, from the explanation.
+//!
+//! Two audiences: [`Explanation::hint`] is for the operator (`cairn explain`)
+//! and may quote any policy; [`Explanation::caller_hint`] is what a caller is
+//! told, and never quotes another account's policy: for a caller from
+//! another account, the resource's policy (which belongs to the resource's
+//! account) is described only by what kind of thing is missing, never by its
+//! values, statement ids or principals.
 
 use crate::eval::{Basis, Explanation, MissCause, MissingAllow, NamedWarning, Side, StatementMiss};
-use crate::parse::StatementEffect;
+use crate::parse::{PolicyType, StatementEffect};
 use crate::pattern::glob;
 use crate::warnings::{ActionElement, WarningKind};
 
@@ -12,17 +19,44 @@ impl Explanation {
     /// action; the action for PutAuditEvents is cloudtrail-data:PutAuditEvents."
     /// or "The channel resource policy requires cloudtrail:ExternalId 'abc';
     /// the request's externalId was 'abd'." The whole story stays in the
-    /// explanation itself.
+    /// explanation itself. This sentence may quote every policy considered,
+    /// including the resource's policy of another account: it is for the
+    /// operator; show a caller [`Explanation::caller_hint`].
     pub fn hint(&self) -> Option<String> {
+        self.hint_for(false)
+    }
+
+    /// The hint a caller may be shown. For a caller of the resource's own
+    /// account it is [`Explanation::hint`]. For a caller from another
+    /// account, nothing of the resource's policy is quoted (no condition
+    /// values, Sids, statement numbers, principals or resources): it says
+    /// only what kind of thing is missing, e.g. "A statement of the
+    /// channel's resource policy that would allow you requires a
+    /// cloudtrail:ExternalId that your request does not match; ask its
+    /// owner for the external id."
+    pub fn caller_hint(&self) -> Option<String> {
+        self.hint_for(false)
+    }
+
+    /// `private`: the resource-side policy belongs to another account than
+    /// the caller's and may not be quoted.
+    fn hint_for(&self, private: bool) -> Option<String> {
         match self.basis {
-            Basis::ExplicitDeny => self.deny_hint(),
-            Basis::NoAllow => self.implicit_hint(),
+            Basis::ExplicitDeny => self.deny_hint(private),
+            Basis::NoAllow => self.implicit_hint(private),
             _ => None,
         }
     }
 
-    fn deny_hint(&self) -> Option<String> {
+    fn deny_hint(&self, private: bool) -> Option<String> {
         let d = self.deciding.as_ref()?;
+        if private && d.side == Side::Resource {
+            return Some(format!(
+                "{} has an explicit Deny of {} for you, which no Allow can override; only its owner can change it.",
+                capitalize(&self.owner_policy()),
+                self.action
+            ));
+        }
         let mut h = format!(
             "{} of {} explicitly denies {}; no Allow can override it",
             statement_name(d.index, d.sid.as_deref()),
@@ -40,8 +74,8 @@ impl Explanation {
         Some(h)
     }
 
-    fn implicit_hint(&self) -> Option<String> {
-        if let Some(h) = self.confusion_hint() {
+    fn implicit_hint(&self, private: bool) -> Option<String> {
+        if let Some(h) = self.confusion_hint(private) {
             return Some(h);
         }
         let m = self.missing.first()?;
@@ -64,36 +98,59 @@ impl Explanation {
                 })
             }
             Side::Identity => self.identity_hint(m),
+            Side::Resource if private => Some(self.private_resource_hint(m)),
             Side::Resource => self.resource_hint(m),
         }
     }
 
-    /// An `Allow` statement names a non-existent action (or a confusable
-    /// wildcard) whose suggestion is the requested action.
-    fn confusion_hint(&self) -> Option<String> {
+    /// `Allow` statements name non-existent actions (or confusable
+    /// wildcards) whose suggestion is the requested action: all of them,
+    /// policy by policy. With `private`, the resource's policy is left out.
+    fn confusion_hint(&self, private: bool) -> Option<String> {
         let sides: Vec<Side> = self.missing.iter().map(|m| m.side).collect();
         let (op, _) = split_action(&self.action);
         let hit = |w: &&NamedWarning| {
             w.warning.effect == StatementEffect::Allow
                 && w.warning.element == ActionElement::Action
                 && sides.contains(&w.side)
+                && !(private && w.side == Side::Resource)
                 && w.warning
                     .suggestion
                     .as_deref()
                     .is_some_and(|s| glob(s, &self.action, true))
         };
-        let w = self.warnings.iter().find(hit)?;
-        let what = match w.warning.kind {
-            WarningKind::UnknownAction => "which is not an action".to_string(),
-            WarningKind::NoMatchingAction => "which matches no action".to_string(),
-            WarningKind::LikelyConfusion => {
-                format!("which covers only {}", w.warning.matches.join(", "))
+        let hits: Vec<&NamedWarning> = self.warnings.iter().filter(hit).collect();
+        if hits.is_empty() {
+            return None;
+        }
+        // Group by policy, in the order they were found; each pattern once.
+        let mut groups: Vec<(Side, &str, Vec<&NamedWarning>)> = Vec::new();
+        for w in hits {
+            match groups
+                .iter_mut()
+                .find(|(side, policy, _)| *side == w.side && *policy == w.policy)
+            {
+                Some((_, _, ws)) => {
+                    if !ws.iter().any(|x| x.warning.pattern == w.warning.pattern) {
+                        ws.push(w);
+                    }
+                }
+                None => groups.push((w.side, w.policy.as_str(), vec![w])),
             }
-        };
+        }
+        let parts: Vec<String> = groups
+            .iter()
+            .map(|(side, policy, ws)| {
+                format!(
+                    "{} grants {}",
+                    policy_phrase(*side, policy),
+                    granted_patterns(ws)
+                )
+            })
+            .collect();
         Some(format!(
-            "{} grants {}, {what}; the action for {op} is {}.",
-            capitalize(&policy_phrase(w.side, &w.policy)),
-            w.warning.pattern,
+            "{}; the action for {op} is {}.",
+            capitalize(&parts.join(", and ")),
             self.action
         ))
     }
@@ -130,11 +187,11 @@ impl Explanation {
     fn resource_hint(&self, m: &MissingAllow) -> Option<String> {
         let Some(rp) = self.considered.iter().find(|c| c.side == Side::Resource) else {
             return Some(format!(
-                "{} has no resource-based policy, so a caller from account {} cannot be allowed; its owner, account {}, must add one that allows {}.",
+                "{} has no resource-based policy that applies to {}, so a caller from account {} cannot be allowed; its owner, account {}, must add one that allows it.",
                 self.resource,
+                self.action,
                 self.principal_account,
                 self.resource_account,
-                self.action
             ));
         };
         if let Some(d) = closest(&m.statements).and_then(|s| self.miss_detail(s, Side::Resource)) {
@@ -146,6 +203,88 @@ impl Explanation {
             self.action,
             self.principal
         ))
+    }
+
+    /// The resource side's hint for a caller from another account: what
+    /// kind of thing is missing, nothing of the policy itself. Whether the
+    /// resource has a policy at all, names other principals, covers other
+    /// resources or does not exist is not told apart; only a statement that
+    /// would allow the caller but for its conditions is mentioned, by the
+    /// condition keys alone.
+    fn private_resource_hint(&self, m: &MissingAllow) -> String {
+        let policy = self.owner_policy();
+        if let Some(StatementMiss {
+            cause: MissCause::Condition { failed },
+            ..
+        }) = closest(&m.statements)
+        {
+            let mut keys: Vec<String> = Vec::new();
+            for f in failed {
+                let key = canonical_key(&f.key);
+                if !keys.iter().any(|k| k.eq_ignore_ascii_case(&key)) {
+                    keys.push(key);
+                }
+            }
+            let external = |k: &str| {
+                k.eq_ignore_ascii_case("cloudtrail:ExternalId")
+                    || k.eq_ignore_ascii_case("sts:ExternalId")
+            };
+            let null = failed.iter().any(|f| f.operator.starts_with("Null"));
+            if let ([key], false) = (keys.as_slice(), null) {
+                if external(key) {
+                    let (article, field) = if key.starts_with("sts:") {
+                        ("an", "ExternalId")
+                    } else {
+                        ("a", "externalId")
+                    };
+                    let had = failed.iter().any(|f| {
+                        f.actual
+                            .as_ref()
+                            .is_some_and(|v| v.iter().any(|x| !x.is_empty()))
+                    });
+                    return if had {
+                        format!(
+                            "A statement of {policy} that would allow you requires {article} {key} that your request does not match; ask its owner for the external id."
+                        )
+                    } else {
+                        format!(
+                            "A statement of {policy} that would allow you requires {article} {key}, and the request has none; pass the external id its owner gave you as {field} (--external-id in the AWS CLI)."
+                        )
+                    };
+                }
+            }
+            return format!(
+                "A statement of {policy} that would allow you has a condition on {} that the request does not meet; ask its owner what it requires.",
+                and_list(&keys)
+            );
+        }
+        format!(
+            "Nothing in {policy} allows {} for you; its owner must add a statement that does, with your account id or principal ARN as Principal.",
+            self.action
+        )
+    }
+
+    /// "the channel's resource policy", "the role's trust policy", … named
+    /// by the resource, the same whether the resource has a policy or not.
+    fn owner_policy(&self) -> String {
+        let trust = self
+            .considered
+            .iter()
+            .any(|c| c.side == Side::Resource && c.policy_type == PolicyType::Trust);
+        let kind = self
+            .resource
+            .splitn(6, ':')
+            .nth(5)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or("");
+        match kind {
+            _ if trust => "the role's trust policy".to_string(),
+            "role" => "the role's trust policy".to_string(),
+            "channel" => "the channel's resource policy".to_string(),
+            "eventdatastore" => "the event data store's resource policy".to_string(),
+            "dashboard" => "the dashboard's resource policy".to_string(),
+            _ => "the resource's policy".to_string(),
+        }
     }
 
     /// The sentence for the statement that came closest to applying.
@@ -254,6 +393,65 @@ fn split_action(action: &str) -> (&str, &str) {
     match action.split_once(':') {
         Some((prefix, name)) => (name, prefix),
         None => (action, ""),
+    }
+}
+
+/// A condition key in its documented spelling when it is one Cairn knows
+/// well (keys are case-insensitive; the policy's own spelling is not shown
+/// to other accounts).
+fn canonical_key(key: &str) -> String {
+    for known in ["cloudtrail:ExternalId", "sts:ExternalId"] {
+        if key.eq_ignore_ascii_case(known) {
+            return known.to_string();
+        }
+    }
+    key.to_string()
+}
+
+/// "A", "A and B", "A, B and C".
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The patterns one policy grants instead of the requested action, with
+/// what is wrong with them: "cloudtrail:PutEvent, which is not an action",
+/// "cloudtrail:PutEvent, cloudtrail:PutLog and cloudtrail:PutMetric, which
+/// are not actions", ….
+fn granted_patterns(ws: &[&NamedWarning]) -> String {
+    let what = |kind: WarningKind, w: &NamedWarning, plural: bool| match (kind, plural) {
+        (WarningKind::UnknownAction, false) => "which is not an action".to_string(),
+        (WarningKind::UnknownAction, true) => "which are not actions".to_string(),
+        (WarningKind::NoMatchingAction, false) => "which matches no action".to_string(),
+        (WarningKind::NoMatchingAction, true) => "which match no action".to_string(),
+        (WarningKind::LikelyConfusion, _) => {
+            format!("which covers only {}", w.warning.matches.join(", "))
+        }
+    };
+    let patterns: Vec<String> = ws.iter().map(|w| w.warning.pattern.clone()).collect();
+    match ws {
+        [] => String::new(),
+        [w] => format!("{}, {}", w.warning.pattern, what(w.warning.kind, w, false)),
+        [first, ..]
+            if first.warning.kind != WarningKind::LikelyConfusion
+                && ws.iter().all(|w| w.warning.kind == first.warning.kind) =>
+        {
+            format!(
+                "{}, {}",
+                and_list(&patterns),
+                what(first.warning.kind, first, true)
+            )
+        }
+        _ => {
+            let each: Vec<String> = ws
+                .iter()
+                .map(|w| format!("{} ({})", w.warning.pattern, what(w.warning.kind, w, false)))
+                .collect();
+            and_list(&each)
+        }
     }
 }
 

@@ -78,8 +78,11 @@
 //! not apply (action, resource, principal, or which condition, also as data in
 //! [`StatementMiss::cause`]). Its `Display` is a few plain sentences; it is
 //! `Serialize` for logs and `cairn explain`. [`Decision::hint`] is one
-//! sentence on what to change; [`Decision::aws_access_denied_message`] is
-//! AWS's `AccessDenied` text.
+//! sentence on what to change, for the operator (it may quote any policy);
+//! [`Decision::caller_hint`] is the one a caller may see, which quotes
+//! nothing of another account's policies (condition values, Sids,
+//! principals); [`Decision::aws_access_denied_message`] is AWS's
+//! `AccessDenied` text.
 //!
 //! # Warnings
 //! [`Policy::warnings`] flags `Action`/`NotAction` entries of the services Cairn

@@ -113,7 +113,7 @@ fn article_actions_hint_at_put_audit_events() {
     ));
     assert_eq!(
         c.hint(),
-        "The identity policy 'user/alice inline policy ct' grants cloudtrail:PutEvent, which is not an action; the action for PutAuditEvents is cloudtrail-data:PutAuditEvents."
+        "The identity policy 'user/alice inline policy ct' grants cloudtrail:PutEvent, cloudtrail:PutLog and cloudtrail:PutMetric, which are not actions; the action for PutAuditEvents is cloudtrail-data:PutAuditEvents."
     );
     let d = c.decide();
     assert_eq!(d.explanation.warnings.len(), 3);
@@ -192,7 +192,7 @@ fn cross_account_hints() {
     c.resource_policy = None;
     assert_eq!(
         c.hint(),
-        format!("{CHAN} has no resource-based policy, so a caller from account 444455556666 cannot be allowed; its owner, account 111122223333, must add one that allows {PUT}.")
+        format!("{CHAN} has no resource-based policy that applies to {PUT}, so a caller from account 444455556666 cannot be allowed; its owner, account 111122223333, must add one that allows it.")
     );
     // The resource side allows, the caller's own account does not.
     let bob = Principal::user("444455556666", "/", "bob", "AIDABOB");
@@ -456,4 +456,231 @@ fn not_principal_deny_with_boundary_quirk() {
     assert_eq!(d.effect, Effect::ExplicitDeny);
     assert!(d.hint().unwrap().contains("permissions boundary"), "{d}");
     assert!(d.to_string().contains("NotPrincipal with Deny"), "{d}");
+}
+
+/// The hint a caller is shown never quotes another account's policy: not the
+/// external id it requires, not its Sids or statement numbers, not the
+/// principals or resources it names. The operator's hint still does.
+#[test]
+fn cross_account_caller_hints_quote_nothing_of_the_policy() {
+    const SECRET: &str = "s3cr3t-ext-id-9931";
+    let star = pol(
+        &format!(
+            r#"{{"Sid":"AnyoneWithSecret","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":"{PUT}","Resource":"{CHAN}","Condition":{{"StringEquals":{{"cloudtrail:ExternalId":"{SECRET}"}}}}}}"#
+        ),
+        PolicyType::Resource,
+    );
+    // X1: any account may send with the external id; a third account guesses.
+    let third = Principal::root("777788889999");
+    let mut c = Case::new(third, PUT, CHAN);
+    c.resource_policy = Some(("channel resource policy", star.clone()));
+    c.context = Context::new().with_cloudtrail_external_id("guess");
+    let d = c.decide();
+    assert_eq!(d.effect, Effect::ImplicitDeny);
+    let told = d.caller_hint().unwrap();
+    assert_eq!(
+        told,
+        "A statement of the channel's resource policy that would allow you requires a cloudtrail:ExternalId that your request does not match; ask its owner for the external id."
+    );
+    for secret in [
+        SECRET,
+        "AnyoneWithSecret",
+        "Statement 0",
+        "statement 0",
+        "StringEquals",
+    ] {
+        assert!(!told.contains(secret), "{secret} in {told}");
+    }
+    // The operator's hint and explanation keep the value.
+    assert!(d.hint().unwrap().contains(SECRET));
+    assert!(d.to_string().contains(SECRET) && d.to_string().contains("AnyoneWithSecret"));
+    // Without an external id.
+    c.context = Context::new();
+    let told = c.decide().caller_hint().unwrap();
+    assert_eq!(
+        told,
+        "A statement of the channel's resource policy that would allow you requires a cloudtrail:ExternalId, and the request has none; pass the external id its owner gave you as externalId (--external-id in the AWS CLI)."
+    );
+    assert!(!told.contains(SECRET));
+
+    // A named partner: a stranger learns neither who it is nor the Sid, and
+    // cannot tell that from there being no policy at all.
+    let generic = format!("Nothing in the channel's resource policy allows {PUT} for you; its owner must add a statement that does, with your account id or principal ARN as Principal.");
+    let stranger = Principal::root("777788889999");
+    let mut c = Case::new(stranger, PUT, CHAN);
+    c.resource_policy = Some(("channel resource policy", channel_policy()));
+    c.context = Context::new().with_cloudtrail_external_id("abc");
+    let told = c.decide().caller_hint().unwrap();
+    assert_eq!(told, generic);
+    assert!(c.hint().contains("444455556666"));
+    c.resource_policy = None;
+    assert_eq!(c.decide().caller_hint().unwrap(), generic);
+    // A statement for another resource, or with a misspelt action: the same.
+    c.resource_policy = Some((
+        "channel resource policy",
+        pol(
+            r#"{"Sid":"Other","Effect":"Allow","Principal":"*","Action":"cloudtrail:PutEvent","Resource":"*"}"#,
+            PolicyType::Resource,
+        ),
+    ));
+    let told = c.decide().caller_hint().unwrap();
+    assert_eq!(told, generic);
+    assert!(c.hint().contains("cloudtrail:PutEvent"), "{}", c.hint());
+
+    // An explicit Deny: no Sid.
+    let partner = Principal::root("444455556666");
+    let mut c = Case::new(partner, PUT, CHAN);
+    c.resource_policy = Some((
+        "channel resource policy",
+        pol(
+            &format!(
+                r#"[{{"Sid":"AllowPartner","Effect":"Allow","Principal":{{"AWS":"444455556666"}},"Action":"{PUT}","Resource":"{CHAN}"}},{{"Sid":"DenyPartner","Effect":"Deny","Principal":{{"AWS":["444455556666","arn:aws:iam::123456789012:root"]}},"Action":"{PUT}","Resource":"{CHAN}"}}]"#
+            ),
+            PolicyType::Resource,
+        ),
+    ));
+    let d = c.decide();
+    assert_eq!(d.effect, Effect::ExplicitDeny);
+    let told = d.caller_hint().unwrap();
+    assert_eq!(
+        told,
+        format!("The channel's resource policy has an explicit Deny of {PUT} for you, which no Allow can override; only its owner can change it.")
+    );
+    assert!(d.hint().unwrap().contains("DenyPartner"));
+    for secret in ["DenyPartner", "AllowPartner", "123456789012", "Statement 1"] {
+        assert!(!told.contains(secret), "{secret} in {told}");
+    }
+
+    // Other condition keys are named, their values are not.
+    let mut c = Case::new(Principal::root("444455556666"), PUT, CHAN);
+    c.resource_policy = Some((
+        "channel resource policy",
+        pol(
+            &format!(
+                r#"{{"Effect":"Allow","Principal":{{"AWS":"444455556666"}},"Action":"{PUT}","Resource":"{CHAN}","Condition":{{"IpAddress":{{"aws:SourceIp":"203.0.113.0/24"}},"StringEquals":{{"CloudTrail:ExternalID":"{SECRET}"}}}}}}"#
+            ),
+            PolicyType::Resource,
+        ),
+    ));
+    c.context = Context::new().with_source_ip("198.51.100.7");
+    let told = c.decide().caller_hint().unwrap();
+    assert!(
+        told.starts_with(
+            "A statement of the channel's resource policy that would allow you has a condition on "
+        ),
+        "{told}"
+    );
+    assert!(
+        told.contains("aws:SourceIp") && told.contains("cloudtrail:ExternalId"),
+        "{told}"
+    );
+    assert!(
+        !told.contains("203.0.113") && !told.contains(SECRET),
+        "{told}"
+    );
+
+    // The caller's own account's policies are its own to see.
+    let bob = Principal::user("444455556666", "/", "bob", "AIDABOB");
+    let mut c = Case::new(bob, PUT, CHAN);
+    c.identity.push((
+        "user/bob inline policy put",
+        pol(
+            r#"{"Sid":"Mine","Effect":"Allow","Action":"cloudtrail-data:PutAuditEvents","Resource":"*","Condition":{"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}}"#,
+            PolicyType::Identity,
+        ),
+    ));
+    c.resource_policy = Some(("channel resource policy", channel_policy()));
+    c.context = Context::new()
+        .with_cloudtrail_external_id("abc")
+        .with_source_ip("198.51.100.7");
+    let d = c.decide();
+    assert_eq!(d.caller_hint(), d.hint());
+    assert!(d.caller_hint().unwrap().contains("203.0.113.0/24"));
+}
+
+#[test]
+fn cross_account_trust_policy_caller_hints() {
+    let role = "arn:aws:iam::111122223333:role/R";
+    let trust = |cond: &str, action: &str| {
+        pol(
+            &format!(
+                r#"{{"Sid":"PartnerOnly","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::444455556666:root"}},"Action":"{action}"{cond}}}"#
+            ),
+            PolicyType::Trust,
+        )
+    };
+    let partner_user = Principal::user("444455556666", "/", "app", "AIDAAPP");
+    let mut c = Case::new(partner_user, "sts:AssumeRole", role);
+    c.identity.push((
+        "user/app inline policy assume",
+        pol(
+            r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#,
+            PolicyType::Identity,
+        ),
+    ));
+    c.resource_policy = Some((
+        "role trust policy",
+        trust(
+            r#","Condition":{"StringEquals":{"sts:ExternalId":"trust-secret-1"}}"#,
+            "sts:AssumeRole",
+        ),
+    ));
+    c.context = Context::new().with("sts:ExternalId", "nope");
+    let d = c.decide();
+    let told = d.caller_hint().unwrap();
+    assert_eq!(
+        told,
+        "A statement of the role's trust policy that would allow you requires an sts:ExternalId that your request does not match; ask its owner for the external id."
+    );
+    assert!(d.hint().unwrap().contains("trust-secret-1"));
+    // A stranger: the same sentence whether the role exists or not.
+    let mut s = Case::new(
+        Principal::user("777788889999", "/", "x", "AIDAX"),
+        "sts:AssumeRole",
+        role,
+    );
+    s.identity = vec![(
+        "user/x inline policy assume",
+        pol(
+            r#"{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}"#,
+            PolicyType::Identity,
+        ),
+    )];
+    s.resource_policy = Some(("role trust policy", trust("", "sts:AssumeRole")));
+    let existing = s.decide().caller_hint().unwrap();
+    s.resource_policy = None;
+    let missing = s.decide().caller_hint().unwrap();
+    assert_eq!(existing, missing);
+    assert_eq!(
+        existing,
+        "Nothing in the role's trust policy allows sts:AssumeRole for you; its owner must add a statement that does, with your account id or principal ARN as Principal."
+    );
+    // A misspelt action in the other account's trust policy is not quoted.
+    s.resource_policy = Some(("role trust policy", trust("", "sts:AssumeRoles")));
+    let d = s.decide();
+    assert_eq!(d.caller_hint().unwrap(), existing);
+    assert!(!d.caller_hint().unwrap().contains("PartnerOnly"));
+}
+
+#[test]
+fn every_non_action_is_named() {
+    let mut c = Case::new(alice(), PUT, CHAN);
+    c.identity.push((
+        "a",
+        pol(
+            r#"{"Effect":"Allow","Action":["cloudtrail:PutEvent","cloudtrail:PutLog*"],"Resource":"*"}"#,
+            PolicyType::Identity,
+        ),
+    ));
+    c.identity.push((
+        "b",
+        pol(
+            r#"{"Effect":"Allow","Action":["cloudtrail:PutMetric"],"Resource":"*"}"#,
+            PolicyType::Identity,
+        ),
+    ));
+    assert_eq!(
+        c.hint(),
+        format!("The identity policy 'a' grants cloudtrail:PutEvent (which is not an action) and cloudtrail:PutLog* (which matches no action), and the identity policy 'b' grants cloudtrail:PutMetric, which is not an action; the action for PutAuditEvents is {PUT}.")
+    );
 }

@@ -668,6 +668,59 @@ proptest! {
         prop_assert!(serde_json::to_string(&d).is_ok());
     }
 
+    /// What a caller from another account is told quotes nothing of the
+    /// resource's policy (which belongs to the resource's account): none of
+    /// its Sids, condition values, principals or resources that the caller
+    /// could not know otherwise.
+    #[test]
+    fn caller_hints_never_quote_another_accounts_policy(s in set_scenario()) {
+        let mut s = s;
+        if let Some(rs) = s.resource.as_mut() {
+            for (i, st) in rs.iter_mut().enumerate() {
+                st["Sid"] = json!(format!("ResourceSid{i}"));
+            }
+        }
+        let d = run_set(&s);
+        if d.effect == Effect::Allow || d.explanation.same_account {
+            return Ok(());
+        }
+        let told = d.caller_hint().unwrap_or_default();
+        prop_assert!(!told.contains("ResourceSid"), "{}", told);
+        // What the caller knows anyway: its own policies, request and identity.
+        let mut known = serde_json::to_string(&(&s.identity, &s.boundary, &s.session)).unwrap();
+        known.push_str(&format!("{} {} {} {:?}", s.principal, s.action, s.resource_arn, s.context));
+        let mut secrets: Vec<String> = Vec::new();
+        for st in s.resource.iter().flatten() {
+            for (op, kv) in st["Condition"].as_object().into_iter().flatten() {
+                secrets.push(op.clone());
+                for (_, vals) in kv.as_object().into_iter().flatten() {
+                    secrets.extend(vals.as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)));
+                }
+            }
+            for key in ["Principal", "NotPrincipal"] {
+                secrets.extend(st[key]["AWS"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)));
+            }
+            for key in ["Resource", "NotResource", "Action", "NotAction"] {
+                secrets.extend(st[key].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(String::from)));
+            }
+        }
+        for secret in secrets {
+            if secret.len() < 3 || secret == "true" || secret == "false" || known.contains(&secret) {
+                continue;
+            }
+            prop_assert!(!told.contains(&secret), "{:?} in {:?}", secret, told);
+        }
+        // Nor the statement numbers of that policy.
+        let resource_side = d.explanation.missing.first().is_some_and(|m| m.side == Side::Resource)
+            || d.explanation.deciding.as_ref().is_some_and(|r| r.side == Side::Resource);
+        if resource_side {
+            let numbered = told
+                .match_indices("tatement ")
+                .any(|(i, m)| told[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()));
+            prop_assert!(!numbered, "{}", told);
+        }
+    }
+
     #[test]
     fn documents_round_trip(s in set_scenario()) {
         for (st, ty) in s

@@ -1,7 +1,11 @@
 //! The ingest log: an append-only, checksummed, fsync'd record log.
 //!
 //! Layout: `DIR/NNNNNNNNNNNNNNNNNNNN.log` segments, each a sequence of frames
-//! `[len: u32 LE][crc32: u32 LE][payload: len bytes]`.
+//! `[len: u32 LE][crc32: u32 LE][payload: len bytes]`. One append is one
+//! frame, so a crash can never leave part of an append behind: the payload
+//! is `0x00` followed by the records, each `[len: u32 LE][bytes]`. (A payload
+//! that starts with `{` is a single JSON record, as logs written before
+//! batch frames hold.)
 //!
 //! Durability contract: [`IngestLog::append`] resolves only after the frames
 //! are written and `fdatasync`ed. One writer thread serves every caller and
@@ -116,11 +120,41 @@ fn scan_file(path: &Path, limit: u64, mut f: impl FnMut(&[u8])) -> Result<(u64, 
         if crc32fast::hash(&payload) != crc {
             break;
         }
-        f(&payload);
+        let Some(records) = records_of(&payload) else {
+            break;
+        };
+        for r in records {
+            f(r);
+            count += 1;
+        }
         offset += 8 + u64::from(len);
-        count += 1;
     }
     Ok((count, offset))
+}
+
+/// The records of one frame's payload; None if it is malformed (which a
+/// matching checksum makes a bug, not a crash: the frame is treated as torn).
+fn records_of(payload: &[u8]) -> Option<Vec<&[u8]>> {
+    match payload.first() {
+        Some(0) => {
+            let mut rest = &payload[1..];
+            let mut out = Vec::new();
+            while !rest.is_empty() {
+                let (len, tail) = rest.split_first_chunk::<4>()?;
+                let len = u32::from_le_bytes(*len) as usize;
+                if tail.len() < len {
+                    return None;
+                }
+                let (record, tail) = tail.split_at(len);
+                out.push(record);
+                rest = tail;
+            }
+            Some(out)
+        }
+        Some(b'{') => Some(vec![payload]),
+        // Zeros (a file extended but never written, after a crash) or junk.
+        _ => None,
+    }
 }
 
 /// Fills `buf`; Ok(false) when the input ends first (a torn frame).
@@ -212,24 +246,31 @@ impl IngestLog {
         ))
     }
 
-    /// Appends `records` atomically with respect to readers and returns once
+    /// Appends `records` atomically, also across crashes, and returns once
     /// they are on disk. Either all are committed or none is visible.
     pub async fn append(&self, records: &[Vec<u8>]) -> Result<()> {
-        let mut frames = Vec::with_capacity(records.iter().map(|r| r.len() + 8).sum());
+        let too_large = || {
+            Error::io(
+                "append",
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "records too large"),
+            )
+        };
+        let mut payload =
+            Vec::with_capacity(1 + records.iter().map(|r| r.len() + 4).sum::<usize>());
+        payload.push(0);
         for r in records {
-            let len = u32::try_from(r.len())
-                .ok()
-                .filter(|l| *l <= MAX_FRAME)
-                .ok_or_else(|| {
-                    Error::io(
-                        "append",
-                        std::io::Error::new(std::io::ErrorKind::InvalidInput, "record too large"),
-                    )
-                })?;
-            frames.extend_from_slice(&len.to_le_bytes());
-            frames.extend_from_slice(&crc32fast::hash(r).to_le_bytes());
-            frames.extend_from_slice(r);
+            let len = u32::try_from(r.len()).map_err(|_| too_large())?;
+            payload.extend_from_slice(&len.to_le_bytes());
+            payload.extend_from_slice(r);
         }
+        let len = u32::try_from(payload.len())
+            .ok()
+            .filter(|l| *l <= MAX_FRAME)
+            .ok_or_else(too_large)?;
+        let mut frames = Vec::with_capacity(payload.len() + 8);
+        frames.extend_from_slice(&len.to_le_bytes());
+        frames.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        frames.extend_from_slice(&payload);
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Request::Append(Append { frames, done }))
@@ -511,6 +552,49 @@ mod tests {
         let (log, stats) = IngestLog::open(dir.path()).unwrap();
         assert_eq!(stats.records, 2);
         assert_eq!(collect(&log), vec![b"first".to_vec(), b"second".to_vec()]);
+    }
+
+    #[tokio::test]
+    async fn an_append_cut_by_a_crash_is_wholly_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (log, _) = IngestLog::open(dir.path()).unwrap();
+            log.append(&[b"kept".to_vec()]).await.unwrap();
+            let many: Vec<Vec<u8>> = (0..50u8).map(|i| vec![b'{', i, b'}']).collect();
+            log.append(&many).await.unwrap();
+        }
+        let seg = segment_path(dir.path(), 1);
+        let whole = std::fs::read(&seg).unwrap();
+        let len = whole.len();
+        // The process died inside write(): only a prefix of the second append
+        // reached the file, or the file grew but the data never arrived (zeros).
+        let mut zeroed = whole.clone();
+        zeroed[len - 100..].fill(0);
+        for bytes in [
+            whole[..len - 1].to_vec(),
+            whole[..len - 60].to_vec(),
+            whole[..len - 140].to_vec(),
+            zeroed,
+        ] {
+            std::fs::write(&seg, &bytes).unwrap();
+            let (log, stats) = IngestLog::open(dir.path()).unwrap();
+            assert_eq!(stats.records, 1);
+            assert_eq!(collect(&log), vec![b"kept".to_vec()]);
+        }
+    }
+
+    #[tokio::test]
+    async fn single_record_frames_of_older_logs_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = br#"{"eds":[],"record":{}}"#;
+        let mut frame = (record.len() as u32).to_le_bytes().to_vec();
+        frame.extend_from_slice(&crc32fast::hash(record).to_le_bytes());
+        frame.extend_from_slice(record);
+        std::fs::write(segment_path(dir.path(), 1), &frame).unwrap();
+        let (log, stats) = IngestLog::open(dir.path()).unwrap();
+        assert_eq!(stats.records, 1);
+        log.append(&[b"new".to_vec()]).await.unwrap();
+        assert_eq!(collect(&log), vec![record.to_vec(), b"new".to_vec()]);
     }
 
     #[tokio::test]
