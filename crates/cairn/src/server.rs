@@ -109,9 +109,32 @@ fn write_root_credentials(dir: &Path, account: &iam::NewAccount) -> anyhow::Resu
     Ok(path)
 }
 
+/// Holds `DIR/lock` for the life of the process: two servers appending to
+/// one ingest log would corrupt it.
+fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
+    let path = dir.join("lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another `cairn serve` is using {}: stop it first, or give this one its own --data-dir",
+            dir.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let _lock = lock_data_dir(&args.data_dir)?;
     let meta: Arc<dyn store::Metadata> = Arc::new(
         store::SqliteMetadata::open(&args.data_dir.join("metadata.db"))
             .context("opening the metadata database")?,
