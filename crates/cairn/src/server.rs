@@ -51,6 +51,10 @@ pub struct ServeArgs {
     /// store's RetentionPeriod, purging stores deleted more than 7 days ago).
     #[arg(long, env = "CAIRN_RETENTION_INTERVAL", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     retention_interval: u64,
+    /// Disk space, in MiB, kept free for reads, queries and flushes: new
+    /// events are refused below it (default: 5% of the file system, at most 64).
+    #[arg(long, env = "CAIRN_RESERVED_SPACE_MB")]
+    reserved_space_mb: Option<u64>,
     /// Runs Cairn's clock this many seconds ahead (or behind): for testing
     /// time-dependent behaviour such as session expiry.
     #[arg(
@@ -165,11 +169,16 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tables::Tables::open_local(&args.data_dir.join("tables"), log.clone())
             .context("opening the event tables")?,
     );
+    let disk = Arc::new(store::DiskGuard::new(
+        &args.data_dir,
+        args.reserved_space_mb.map(|mb| mb << 20),
+    ));
     let lake = Lake::new(
         meta,
         iam.clone(),
         log,
         tables,
+        disk,
         &args.region,
         quotas,
         args.data_dir.join("query-results"),

@@ -174,6 +174,10 @@ impl Lake {
         if same_account && !by_channel_policy {
             return Err(self.access_denied(caller, &denied));
         }
+        // Only the caller-safe hint: for a caller from another account it
+        // says what kind of thing the channel policy lacks, never its values,
+        // Sids or principals (those are for `cairn explain`). The decision's
+        // own explanation quotes the policy, so it is not part of the answer.
         let hint = denied.hint.clone().unwrap_or_else(|| {
             if same_account {
                 "Remove or narrow the Deny statement in the channel's resource policy (aws cloudtrail get-resource-policy shows it).".to_string()
@@ -182,8 +186,8 @@ impl Lake {
             }
         });
         let mut message = format!(
-            "Account {} (principal {}) is not allowed to call PutAuditEvents on channel {} owned by account {}. {} {hint}",
-            caller.account_id, caller.principal.arn, channel.arn, channel.account, denied.decision
+            "Account {} (principal {}) is not allowed to call PutAuditEvents on channel {} owned by account {}. {hint}",
+            caller.account_id, caller.principal.arn, channel.arn, channel.account
         );
         if !caller.request_id.is_empty() {
             message.push_str(&format!(
@@ -295,6 +299,13 @@ impl Lake {
             }
         }
         if !lines.is_empty() {
+            if let Err(full) = self.disk.admit() {
+                tracing::warn!(%full, "ingest refused: the disk is (nearly) full");
+                return Err(err(
+                    ErrorCode::InternalFailure,
+                    format!("Cairn's disk is nearly full ({full}), so it accepts no new events until space is freed; none of this request's events were stored. Events already stored are safe, and reads and queries keep working. Retry later."),
+                ));
+            }
             self.log.append(&lines).await.map_err(|e| {
                 tracing::error!(error = %e, "ingest log append failed");
                 err(
@@ -307,5 +318,259 @@ impl Lake {
             successful: Some(successful),
             failed: Some(failed),
         })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::Quotas;
+    use serde_json::json;
+    use std::sync::Arc;
+
+    const OWNER: &str = "111122223333";
+    const PARTNER: &str = "444455556666";
+    const THIRD: &str = "777788889999";
+    const SECRET: &str = "s3cr3t-ext-id-9931";
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        lake: Lake,
+        channel: String,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let meta: Arc<dyn store::Metadata> =
+            Arc::new(store::SqliteMetadata::open(&dir.path().join("metadata.db")).unwrap());
+        let iam = Arc::new(iam::Iam::new(meta.clone(), "us-east-1", None));
+        let (log, _) = store::IngestLog::open(&dir.path().join("events")).unwrap();
+        let tables =
+            Arc::new(tables::Tables::open_local(&dir.path().join("tables"), log.clone()).unwrap());
+        let disk = Arc::new(store::DiskGuard::new(dir.path(), Some(0)));
+        let lake = Lake::new(
+            meta,
+            iam,
+            log,
+            tables,
+            disk,
+            "us-east-1",
+            Quotas::default(),
+            dir.path().join("query-results"),
+            None,
+        )
+        .unwrap();
+        let owner = Caller::root(OWNER);
+        let eds = lake
+            .create_event_data_store(
+                &owner,
+                serde_json::from_value(json!({
+                    "Name": "eds",
+                    "AdvancedEventSelectors": [{"Name": "i", "FieldSelectors": [
+                        {"Field": "eventCategory", "Equals": ["ActivityAuditLog"]}]}],
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        let channel = lake
+            .create_channel(
+                &owner,
+                serde_json::from_value(json!({
+                    "Name": "chan",
+                    "Source": "Custom",
+                    "Destinations": [{"Type": "EVENT_DATA_STORE", "Location": eds.event_data_store_arn}],
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap()
+            .channel_arn
+            .unwrap();
+        Fixture {
+            _dir: dir,
+            lake,
+            channel,
+        }
+    }
+
+    impl Fixture {
+        async fn policy(&self, statements: serde_json::Value) {
+            let doc = json!({"Version": "2012-10-17", "Statement": statements}).to_string();
+            self.lake
+                .put_resource_policy(
+                    &Caller::root(OWNER),
+                    serde_json::from_value(
+                        json!({"ResourceArn": self.channel, "ResourcePolicy": doc}),
+                    )
+                    .unwrap(),
+                )
+                .await
+                .unwrap();
+        }
+
+        /// The error a PutAuditEvents by the root user of `account` gets.
+        async fn put(&self, account: &str, external_id: Option<&str>) -> ApiError {
+            let mut caller = Caller::root(account);
+            caller.request_id = format!("req-{account}");
+            let data = json!({
+                "version": "1.0", "eventSource": "app", "eventName": "E",
+                "eventTime": "2024-01-01T00:00:00Z", "UID": "u1", "recipientAccountId": OWNER,
+                "userIdentity": {"type": "T", "principalId": "p"},
+            })
+            .to_string();
+            let events = vec![AuditEvent {
+                id: Some("e1".into()),
+                event_data: Some(data),
+                event_data_checksum: None,
+            }];
+            match self
+                .lake
+                .put_audit_events(&caller, &self.channel, external_id, events)
+                .await
+            {
+                Ok(_) => panic!("{account} was allowed"),
+                Err(e) => e,
+            }
+        }
+
+        fn explained(&self, account: &str) -> iam::DenialRecord {
+            self.lake
+                .iam
+                .denial(&format!("req-{account}"))
+                .unwrap()
+                .expect("the denial is kept")
+        }
+    }
+
+    fn assert_quotes_nothing(message: &str, secrets: &[&str]) {
+        for s in secrets {
+            assert!(!message.contains(s), "{s:?} in {message:?}");
+        }
+        let numbered = message
+            .match_indices("tatement ")
+            .any(|(i, m)| message[i + m.len()..].starts_with(|c: char| c.is_ascii_digit()));
+        assert!(!numbered, "a statement number in {message:?}");
+    }
+
+    /// X1: Principal "*" with an external id; a third account guesses. The
+    /// answer says an external id is missing, never which; `cairn explain`
+    /// (the operator) still sees it.
+    #[tokio::test]
+    async fn a_guessing_account_never_learns_the_external_id() {
+        let f = fixture().await;
+        f.policy(json!([{
+            "Sid": "AnyoneWithSecret", "Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": PUT_AUDIT_EVENTS, "Resource": f.channel,
+            "Condition": {"StringEquals": {"cloudtrail:ExternalId": SECRET}},
+        }]))
+        .await;
+        for guess in [Some("guess"), None] {
+            let e = f.put(THIRD, guess).await;
+            assert_eq!(e.code, ErrorCode::ChannelInsufficientPermission);
+            assert_quotes_nothing(&e.message, &[SECRET, "AnyoneWithSecret", "StringEquals"]);
+            assert!(e.message.contains("cloudtrail:ExternalId"), "{}", e.message);
+            assert!(e.message.contains(&f.channel) && e.message.contains(OWNER));
+            assert!(e
+                .message
+                .ends_with(&format!("(cairn explain req-{THIRD} shows why.)")));
+            let kept = f.explained(THIRD);
+            assert_eq!(kept.message, e.message);
+            assert!(kept.summary.contains(SECRET) && kept.summary.contains("AnyoneWithSecret"));
+            assert!(kept.hint.unwrap().contains(SECRET));
+        }
+        // The right id gets in.
+        let mut caller = Caller::root(THIRD);
+        caller.request_id = "ok".into();
+        let data = json!({
+            "version": "1.0", "eventSource": "app", "eventName": "E",
+            "eventTime": "2024-01-01T00:00:00Z", "UID": "u1", "recipientAccountId": OWNER,
+            "userIdentity": {"type": "T", "principalId": "p"},
+        })
+        .to_string();
+        let events = vec![AuditEvent {
+            id: Some("e1".into()),
+            event_data: Some(data),
+            event_data_checksum: None,
+        }];
+        let ok = f
+            .lake
+            .put_audit_events(&caller, &f.channel, Some(SECRET), events)
+            .await
+            .unwrap();
+        assert_eq!(ok.response.successful.unwrap().len(), 1);
+    }
+
+    /// A named partner with an external id, and a Deny: an unrelated
+    /// account learns neither the partner, the Sids nor the id; the partner
+    /// learns an id is missing, not which; only the owner sees its Sids.
+    #[tokio::test]
+    async fn cross_account_denials_quote_nothing_of_the_channel_policy() {
+        let f = fixture().await;
+        f.policy(json!([
+            {"Sid": "PartnerWithExternalId", "Effect": "Allow",
+             "Principal": {"AWS": format!("arn:aws:iam::{PARTNER}:root")},
+             "Action": PUT_AUDIT_EVENTS, "Resource": f.channel,
+             "Condition": {"StringEquals": {"cloudtrail:ExternalId": SECRET}}},
+            {"Sid": "DenyOwnerAccount", "Effect": "Deny",
+             "Principal": {"AWS": format!("arn:aws:iam::{OWNER}:root")},
+             "Action": PUT_AUDIT_EVENTS, "Resource": f.channel},
+        ]))
+        .await;
+        let secrets = [
+            SECRET,
+            "PartnerWithExternalId",
+            "DenyOwnerAccount",
+            "StringEquals",
+        ];
+        let third = f.put(THIRD, None).await;
+        assert_eq!(third.code, ErrorCode::ChannelInsufficientPermission);
+        assert_quotes_nothing(&third.message, &secrets);
+        assert!(!third.message.contains(PARTNER), "{}", third.message);
+        assert!(f.explained(THIRD).summary.contains(PARTNER));
+        // Indistinguishable from a channel without a policy for this caller.
+        let without = fixture().await;
+        let bare = without.put(THIRD, None).await;
+        assert_eq!(
+            third.message.replace(&f.channel, "C"),
+            bare.message.replace(&without.channel, "C")
+        );
+        for wrong in [None, Some("wrong-id")] {
+            let partner = f.put(PARTNER, wrong).await;
+            assert_quotes_nothing(&partner.message, &secrets);
+            assert!(partner.message.contains("cloudtrail:ExternalId"));
+            if let Some(w) = wrong {
+                // Its own value may be repeated; this one is not.
+                assert!(!partner.message.contains(w), "{}", partner.message);
+            }
+        }
+        // The owner is denied by its own policy and may see which statement.
+        let owner = f.put(OWNER, None).await;
+        assert_eq!(owner.code, ErrorCode::ChannelInsufficientPermission);
+        assert!(
+            owner.message.contains("DenyOwnerAccount"),
+            "{}",
+            owner.message
+        );
+        // A Deny of the partner: the partner is not told which statement.
+        f.policy(json!([
+            {"Sid": "AllowPartner", "Effect": "Allow", "Principal": {"AWS": PARTNER},
+             "Action": PUT_AUDIT_EVENTS, "Resource": f.channel},
+            {"Sid": "DenyPartner", "Effect": "Deny", "Principal": {"AWS": [PARTNER, "arn:aws:iam::123456789012:root"]},
+             "Action": PUT_AUDIT_EVENTS, "Resource": f.channel},
+        ]))
+        .await;
+        let denied = f.put(PARTNER, None).await;
+        assert_quotes_nothing(
+            &denied.message,
+            &["DenyPartner", "AllowPartner", "123456789012"],
+        );
+        assert!(
+            denied.message.contains("explicit Deny"),
+            "{}",
+            denied.message
+        );
+        assert!(f.explained(PARTNER).summary.contains("DenyPartner"));
     }
 }

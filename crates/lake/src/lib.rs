@@ -63,6 +63,7 @@ pub struct Lake {
     iam: Arc<iam::Iam>,
     log: IngestLog,
     tables: Arc<tables::Tables>,
+    disk: Arc<store::DiskGuard>,
     region: String,
     quotas: Quotas,
     clock: Clock,
@@ -76,14 +77,15 @@ pub struct Lake {
 
 impl Lake {
     /// A service over the given stores, authorizing with `iam` (which must
-    /// share `meta`); events go to `log` and from there to `tables`.
-    /// `results_dir` keeps query results.
+    /// share `meta`); events go to `log` and from there to `tables`, while
+    /// `disk` says there is room. `results_dir` keeps query results.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         meta: Arc<dyn Metadata>,
         iam: Arc<iam::Iam>,
         log: IngestLog,
         tables: Arc<tables::Tables>,
+        disk: Arc<store::DiskGuard>,
         region: &str,
         quotas: Quotas,
         results_dir: PathBuf,
@@ -96,6 +98,7 @@ impl Lake {
             iam,
             log,
             tables,
+            disk,
             region: region.to_string(),
             query_slots: Arc::new(tokio::sync::Semaphore::new(quotas.query_workers.max(1))),
             quotas,

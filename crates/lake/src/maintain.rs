@@ -71,6 +71,12 @@ impl Lake {
     /// Moves everything acknowledged so far from the ingest log into the
     /// tables, then compacts the tables that received data.
     pub async fn flush(&self) -> Result<FlushReport, ApiError> {
+        self.disk.tend();
+        if !self.disk.room_to_flush() {
+            return Err(crate::internal(
+                "the disk is full: the flush waits for space (the events stay in the ingest log)",
+            ));
+        }
         let sealed = self.tables.seal().await.map_err(table_error)?;
         if sealed.is_empty() {
             return Ok(FlushReport::default());

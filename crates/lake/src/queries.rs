@@ -91,9 +91,12 @@ impl Lake {
     }
 
     fn save_query(&self, q: &QueryState) -> Result<(), ApiError> {
-        self.meta
-            .replace(KIND, &q.account, &q.id, None, &to_doc(q)?)
-            .map_err(storage)?;
+        let doc = to_doc(q)?;
+        let mut saved = self.meta.replace(KIND, &q.account, &q.id, None, &doc);
+        if saved.is_err() && self.disk.release() {
+            saved = self.meta.replace(KIND, &q.account, &q.id, None, &doc);
+        }
+        saved.map_err(storage)?;
         Ok(())
     }
 
@@ -186,9 +189,18 @@ impl Lake {
             execution_ms: 0,
             total_results: 0,
         };
-        self.meta
-            .insert(KIND, &q.account, &q.id, None, &to_doc(&q)?)
-            .map_err(storage)?;
+        let doc = to_doc(&q)?;
+        if self
+            .meta
+            .insert(KIND, &q.account, &q.id, None, &doc)
+            .is_err()
+            && self.disk.release()
+        {
+            // A full disk: the reserved space is free now; once more.
+            self.meta
+                .insert(KIND, &q.account, &q.id, None, &doc)
+                .map_err(storage)?;
+        }
         let lake = self.clone();
         let id = q.id.clone();
         let handle = tokio::spawn(async move { lake.run_query(q, prepared).await });
@@ -305,9 +317,17 @@ impl Lake {
     fn write_results(&self, id: &str, results: &StoredResults) -> Result<(), String> {
         let bytes = serde_json::to_vec(results).map_err(|e| e.to_string())?;
         let tmp = self.results_dir.join(format!("{id}.tmp"));
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, self.results_path(id)))
-            .map_err(|e| format!("the query results could not be saved: {e}"))
+        let write = || {
+            std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, self.results_path(id)))
+        };
+        let mut written = write();
+        if written.is_err() && self.disk.release() {
+            written = write();
+        }
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            format!("the query results could not be saved: {e}")
+        })
     }
 
     /// DescribeQuery.

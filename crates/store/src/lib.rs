@@ -7,9 +7,11 @@
 
 mod log;
 mod meta;
+mod space;
 
 pub use log::{IngestLog, LogStats};
 pub use meta::{AccessKey, Account, Metadata, SqliteMetadata};
+pub use space::{DiskFull, DiskGuard};
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
