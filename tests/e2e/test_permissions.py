@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cairn_e2e import (
     INTEGRATION_SELECTORS,
     Creds,
     audit_event,
+    cairn_bin,
     create_channel,
     error_message,
     event_data,
@@ -42,6 +44,23 @@ def allow(principal, channel_arn: str, external_id: str | None = None, sid: str 
 
 def deny(principal, channel_arn: str, sid: str = "DenyOwner") -> dict:
     return {"Sid": sid, "Effect": "Deny", "Principal": {"AWS": principal}, "Action": PUT, "Resource": channel_arn}
+
+
+def assert_quotes_nothing(msg: str, *secrets: str):
+    """A caller from another account learns nothing of the channel policy: no values, Sids, statement numbers."""
+    for s in secrets:
+        assert s not in msg, f"the denial quotes {s!r} of another account's policy: {msg!r}"
+    assert not re.search(r"[Ss]tatement \d", msg), f"the denial numbers the other account's statements: {msg!r}"
+
+
+def explain(data_dir: Path, message: str) -> str:
+    """`cairn explain <request id>` (the operator's view) for the denial whose message is `message`."""
+    m = re.search(r"cairn explain ([0-9a-f-]{36})", message)
+    assert m, f"the denial names no request id to explain: {message!r}"
+    x = subprocess.run([str(cairn_bin()), "explain", m.group(1), "--data-dir", str(data_dir)],
+                       capture_output=True, text=True, timeout=60)
+    assert x.returncode == 0, x.stderr
+    return x.stdout
 
 
 def assert_denial_message(msg: str, caller: Creds, channel_arn: str, owner: Creds, lacks: list[str]):
@@ -97,17 +116,20 @@ def _events_json(prefix: str, recipient: str, n: int = 2) -> str:
 def test_permission_story_with_the_aws_cli(server, make_account, tmp_path):
     owner = server.root
     partner = make_account("partner-co")
+    third = make_account("unrelated-co")
     work = tmp_path / "story"
     work.mkdir()
     creds = work / "credentials"
     creds.write_text(
         f"[owner]\naws_access_key_id = {owner.access_key_id}\naws_secret_access_key = {owner.secret_access_key}\n\n"
-        f"[partner]\naws_access_key_id = {partner.access_key_id}\naws_secret_access_key = {partner.secret_access_key}\n"
+        f"[partner]\naws_access_key_id = {partner.access_key_id}\naws_secret_access_key = {partner.secret_access_key}\n\n"
+        f"[third]\naws_access_key_id = {third.access_key_id}\naws_secret_access_key = {third.secret_access_key}\n"
     )
     s = Story(server.endpoint, work, creds)
     s.say(f"Cairn at {server.endpoint}. Profiles in $AWS_SHARED_CREDENTIALS_FILE: 'owner' = root key of the default "
           f"account {owner.account_id} (from <data-dir>/root-credentials), 'partner' = account {partner.account_id} "
-          f"(created with `cairn accounts create --name partner-co`).")
+          f"(created with `cairn accounts create --name partner-co`), 'third' = account {third.account_id}, which "
+          f"nobody shares anything with.")
 
     s.say("Owner creates an event data store for integration events and a channel feeding it.")
     r = s.aws("owner", "cloudtrail", "create-event-data-store", "--name", f"story-eds-{uuid.uuid4().hex[:6]}",
@@ -156,7 +178,16 @@ def test_permission_story_with_the_aws_cli(server, make_account, tmp_path):
               "--audit-events", "file://partner-events.json")
     assert r.rc != 0 and r.error_code() == "ChannelInsufficientPermission", r.display
     assert_denial_message(r.stderr, partner, chan, owner, ["externalId"])
-    assert "wrong-id-123" in r.stderr or "external" in r.stderr.lower()
+    assert "external" in r.stderr.lower()
+    # The partner is told an external id is needed, not which one (it is the owner's to hand out).
+    assert_quotes_nothing(r.stderr, ext, "AllowPartner")
+
+    s.say("A third account, not named in the policy: refused, and told nothing of the policy (not who it names).")
+    r = s.aws("third", "cloudtrail-data", "put-audit-events", "--channel-arn", chan, "--external-id", "a-guess",
+              "--audit-events", "file://partner-events.json")
+    assert r.rc != 0 and r.error_code() == "ChannelInsufficientPermission", r.display
+    assert_denial_message(r.stderr, third, chan, owner, ["policy"])
+    assert_quotes_nothing(r.stderr, ext, "AllowPartner", partner.account_id)
 
     s.say("Partner with the right --external-id: accepted.")
     r = s.aws("partner", "cloudtrail-data", "put-audit-events", "--channel-arn", chan, "--external-id", ext,
@@ -206,6 +237,35 @@ def test_permission_story_with_the_aws_cli(server, make_account, tmp_path):
     s.file("partner-events-3.json", _events_json("partner-evt-c", owner.account_id, 1))
     r = s.aws("partner", "cloudtrail-data", "put-audit-events", "--channel-arn", chan,
               "--audit-events", "file://partner-events-3.json")
+    assert r.rc == 0 and r.out["failed"] == [], r.display
+
+    secret = "s3cr3t-ext-id-9931"
+    s.say("Owner shares the channel with any account that knows an external id: Principal \"*\" and a "
+          "cloudtrail:ExternalId condition.")
+    s.file("policy.json", json.dumps(json.loads(policy(allow("*", chan, secret, sid="AnyoneWithSecret"))), indent=2))
+    r = s.aws("owner", "cloudtrail", "put-resource-policy", "--resource-arn", chan, "--resource-policy", "file://policy.json")
+    assert r.rc == 0, r.display
+    s.say("The third account guesses an external id: refused, and the answer does not give the real one away.")
+    s.file("third-events.json", _events_json("third-evt", owner.account_id, 1))
+    r = s.aws("third", "cloudtrail-data", "put-audit-events", "--channel-arn", chan, "--external-id", "guess",
+              "--audit-events", "file://third-events.json")
+    assert r.rc != 0 and r.error_code() == "ChannelInsufficientPermission", r.display
+    assert_denial_message(r.stderr, third, chan, owner, ["cloudtrail:ExternalId"])
+    assert_quotes_nothing(r.stderr, secret, "AnyoneWithSecret", "StringEquals")
+    s.say("Without any external id: the same, it only says one is needed.")
+    r = s.aws("third", "cloudtrail-data", "put-audit-events", "--channel-arn", chan,
+              "--audit-events", "file://third-events.json")
+    assert r.rc != 0 and r.error_code() == "ChannelInsufficientPermission", r.display
+    assert_denial_message(r.stderr, third, chan, owner, ["cloudtrail:ExternalId", "--external-id"])
+    assert_quotes_nothing(r.stderr, secret, "AnyoneWithSecret", "StringEquals")
+    s.say("The operator sees everything with `cairn explain` on the server's data directory.")
+    x = explain(server.data_dir, r.stderr)
+    s.parts.append(f"$ cairn explain <request id> --data-dir <data-dir>\n{x}")
+    print(s.parts[-1], end="")
+    assert secret in x and "AnyoneWithSecret" in x, x
+    s.say("Once the owner hands out the id, the third account gets in with it.")
+    r = s.aws("third", "cloudtrail-data", "put-audit-events", "--channel-arn", chan, "--external-id", secret,
+              "--audit-events", "file://third-events.json")
     assert r.rc == 0 and r.out["failed"] == [], r.display
 
     s.say("Owner removes the policy: the partner is refused again, the owner is allowed again.")
@@ -266,6 +326,8 @@ def test_principal_forms(server, ct, integ, owner, partner, make_account, form):
     third = make_account()
     e = expect_error("ChannelInsufficientPermission", 400, _put, server.ctd(third), integ, "r")
     assert_denial_message(error_message(e), third, integ.channel_arn, owner, [])
+    # Nor is it told whom the channel is shared with.
+    assert_quotes_nothing(error_message(e), partner.account_id, "AllowPartner")
 
 
 def test_external_id_condition(server, ct, integ, owner, partner):
@@ -276,6 +338,7 @@ def test_external_id_condition(server, ct, integ, owner, partner):
     for bad in (None, "wrong-external-id", ext.lower(), ext + "x"):
         e = expect_error("ChannelInsufficientPermission", 400, _put, pctd, integ, "x", external_id=bad)
         assert_denial_message(error_message(e), partner, integ.channel_arn, owner, ["externalId"])
+        assert_quotes_nothing(error_message(e), ext, "AllowPartner", "StringEquals")
     resp = _put(pctd, integ, "ok", external_id=ext, n=3)
     assert resp["failed"] == [] and len(resp["successful"]) == 3
     # The owner itself is not subject to the partner's condition.
@@ -290,10 +353,12 @@ def test_explicit_deny_wins_for_owner_and_partner(server, ct, integ, owner, part
     ))
     e = expect_error("ChannelInsufficientPermission", 400, _put, server.ctd(owner), integ, "o")
     assert_denial_message(error_message(e), owner, integ.channel_arn, owner, ["deny"])
-    assert "DenyOwner" in error_message(e)
+    assert "DenyOwner" in error_message(e)  # the owner may see its own policy
     e = expect_error("ChannelInsufficientPermission", 400, _put, server.ctd(partner), integ, "p")
     assert_denial_message(error_message(e), partner, integ.channel_arn, owner, ["deny"])
-    assert "DenyPartner" in error_message(e)
+    # The partner is told there is an explicit Deny, not which statement of the owner's policy it is.
+    assert_quotes_nothing(error_message(e), "DenyPartner", "AllowBoth", "DenyOwner")
+    assert "DenyPartner" in explain(server.data_dir, error_message(e))
     # The control plane is unaffected: the owner can still fix the policy.
     ct.delete_resource_policy(ResourceArn=integ.channel_arn)
     assert _put(server.ctd(owner), integ, "o2")["failed"] == []

@@ -35,7 +35,7 @@ impl Explanation {
     /// cloudtrail:ExternalId that your request does not match; ask its
     /// owner for the external id."
     pub fn caller_hint(&self) -> Option<String> {
-        self.hint_for(false)
+        self.hint_for(!self.same_account)
     }
 
     /// `private`: the resource-side policy belongs to another account than

@@ -34,13 +34,26 @@ pub struct Denied {
     pub decision: Decision,
     /// AWS's AccessDenied message ("User: … is not authorized to perform: …").
     pub aws_message: String,
-    /// One short sentence on what to change, when Cairn can tell.
+    /// One short sentence on what to change, when Cairn can tell, safe to
+    /// show the caller: for a caller from another account it quotes nothing
+    /// of the resource's policy (see [`iam_policy::Decision::caller_hint`]).
     pub hint: Option<String>,
+    /// The same with every detail of every policy considered (condition
+    /// values, Sids, principals): for `cairn explain` only, never for the
+    /// caller.
+    pub operator_hint: Option<String>,
     /// The account that owns the resource.
     pub resource_account: String,
 }
 
 impl Denied {
+    /// Replaces the hint, for the caller and for `cairn explain` alike (a
+    /// sentence that quotes no policy).
+    pub fn set_hint(&mut self, hint: String) {
+        self.operator_hint = Some(hint.clone());
+        self.hint = Some(hint);
+    }
+
     /// AWS's message, the hint, and where to read the whole explanation.
     pub fn message(&self, request_id: &str) -> String {
         let mut m = self.aws_message.clone();
@@ -84,7 +97,8 @@ pub struct DenialRecord {
     pub error_code: String,
     /// The message the caller got.
     pub message: String,
-    /// The short hint, if any.
+    /// The short hint, if any, with every detail (for the operator; the
+    /// caller got the one in `message`).
     pub hint: Option<String>,
     /// The explanation in plain sentences.
     pub summary: String,
@@ -132,7 +146,8 @@ impl Iam {
         }
         Err(Box::new(Denied {
             aws_message: decision.aws_access_denied_message(),
-            hint: decision.hint(),
+            hint: decision.caller_hint(),
+            operator_hint: decision.hint(),
             resource_account: access.resource_account.to_string(),
             decision,
         }))
@@ -157,7 +172,7 @@ impl Iam {
             effect: format!("{:?}", denied.decision.effect),
             error_code: error_code.to_string(),
             message: message.to_string(),
-            hint: denied.hint.clone(),
+            hint: denied.operator_hint.clone(),
             summary: denied.decision.to_string(),
             warnings: e
                 .warnings

@@ -173,7 +173,7 @@ impl Iam {
             };
             if let Err(mut denied) = self.authorize(caller, access) {
                 if role.is_none() && caller.account_id == account {
-                    denied.hint = Some(format!(
+                    denied.set_hint(format!(
                         "There is no role named {role_name} in account {account}."
                     ));
                 }
