@@ -364,6 +364,32 @@ def test_explicit_deny_wins_for_owner_and_partner(server, ct, integ, owner, part
     assert _put(server.ctd(owner), integ, "o2")["failed"] == []
 
 
+def test_control_plane_on_another_accounts_channel_says_only_the_owner_manages_it(server, ct, integ, owner, partner):
+    """The channel has a policy that lets the partner send; GetChannel is still the owner's alone, and the hint says
+    so, rather than asking for a resource policy allowing cloudtrail:GetChannel (which PutResourcePolicy refuses)."""
+    ct.put_resource_policy(ResourceArn=integ.channel_arn, ResourcePolicy=policy(allow(partner.account_id, integ.channel_arn)))
+    e = expect_error("AccessDeniedException", 403, server.ct(partner).get_channel, Channel=integ.channel_arn)
+    msg = error_message(e)
+    assert (f"User: {partner.root_arn} is not authorized to perform: cloudtrail:GetChannel on resource: {integ.channel_arn} "
+            f"because no resource-based policy allows the cloudtrail:GetChannel action") in msg, msg
+    assert f"Channels are managed only by their owner account ({owner.account_id})" in msg, msg
+    assert "cloudtrail-data:PutAuditEvents and nothing else" in msg, msg
+    assert "must add" not in msg and "has no resource-based policy" not in msg, msg
+    # The advice it no longer gives could not be followed.
+    expect_error("ResourcePolicyNotValidException", 400, ct.put_resource_policy, ResourceArn=integ.channel_arn,
+                 ResourcePolicy=policy({**allow(partner.account_id, integ.channel_arn), "Action": "cloudtrail:GetChannel"}))
+    # The operator's explanation does not claim the channel has no policy either.
+    x = explain(server.data_dir, msg)
+    assert "has no resource-based policy that applies to cloudtrail:GetChannel" in x, x
+    # An event data store likewise; a made-up channel of the owner gets the same answer (nothing is revealed).
+    e = expect_error("AccessDeniedException", 403, server.ct(partner).get_event_data_store, EventDataStore=integ.eds_arn)
+    assert f"managed only by their owner account ({owner.account_id})" in error_message(e)
+    missing = integ.channel_arn.rsplit("/", 1)[0] + "/" + str(uuid.uuid4())
+    e = expect_error("AccessDeniedException", 403, server.ct(partner).get_channel, Channel=missing)
+    strip = lambda m, arn: m.replace(arn, "C").split(" (cairn explain")[0]  # noqa: E731
+    assert strip(error_message(e), missing) == strip(msg, integ.channel_arn)
+
+
 def test_denied_call_updates_nothing(server, ct, integ, owner, partner):
     _put(server.ctd(owner), integ, "first")
     before = ct.get_channel(Channel=integ.channel_arn)["IngestionStatus"]

@@ -44,6 +44,22 @@ pub(crate) fn request_tags(tags: &[Tag]) -> Context {
     ctx
 }
 
+/// Why a caller can never be allowed a CloudTrail operation on another
+/// account's channel or event data store: only PutAuditEvents goes through a
+/// resource policy. The same whether the resource exists or not, so that
+/// nothing is revealed.
+fn owner_only_hint(action: &str, resource: &str, owner: &str) -> String {
+    if resource.contains(":channel/") {
+        format!(
+            "Channels are managed only by their owner account ({owner}): a channel's resource policy can allow other accounts cloudtrail-data:PutAuditEvents and nothing else, so {action} on it cannot be allowed to another account."
+        )
+    } else {
+        format!(
+            "Event data stores and their queries are managed only by their owner account ({owner}): Cairn has no resource policies for event data stores, so {action} on one cannot be allowed to another account."
+        )
+    }
+}
+
 impl Lake {
     /// Authorizes `action` on `resource` of the caller's account; a denial
     /// is AccessDeniedException (403) in AWS's message form.
@@ -73,9 +89,12 @@ impl Lake {
             resource_policy: None,
             context,
         };
-        self.iam
-            .authorize(caller, access)
-            .map_err(|denied| self.access_denied(caller, &denied))
+        self.iam.authorize(caller, access).map_err(|mut denied| {
+            if resource_account != caller.account_id {
+                denied.set_hint(owner_only_hint(action, resource, resource_account));
+            }
+            self.access_denied(caller, &denied)
+        })
     }
 
     pub(crate) fn access_denied(&self, caller: &Caller, denied: &Denied) -> ApiError {

@@ -338,6 +338,7 @@ mod tests {
         _dir: tempfile::TempDir,
         lake: Lake,
         channel: String,
+        eds: String,
     }
 
     async fn fixture() -> Fixture {
@@ -392,6 +393,7 @@ mod tests {
             _dir: dir,
             lake,
             channel,
+            eds: eds.event_data_store_arn.unwrap(),
         }
     }
 
@@ -584,5 +586,70 @@ mod tests {
             denied.message
         );
         assert!(f.explained(&denied).summary.contains("DenyPartner"));
+    }
+
+    /// A CloudTrail call on another account's channel: the hint says what is
+    /// true (only the owner manages it; a channel policy grants
+    /// PutAuditEvents alone), not "add a resource policy that allows
+    /// cloudtrail:GetChannel", which PutResourcePolicy would refuse; the same
+    /// whether the channel exists, has a policy, or not.
+    #[tokio::test]
+    async fn another_accounts_channel_is_managed_only_by_its_owner() {
+        let f = fixture().await;
+        f.policy(json!([{
+            "Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": PARTNER},
+            "Action": PUT_AUDIT_EVENTS, "Resource": f.channel,
+        }]))
+        .await;
+        let mut caller = Caller::root(PARTNER);
+        caller.request_id = uuid::Uuid::new_v4().to_string();
+        let get = |channel: String| {
+            let caller = caller.clone();
+            let lake = &f.lake;
+            async move {
+                lake.get_channel(
+                    &caller,
+                    serde_json::from_value(json!({ "Channel": channel })).unwrap(),
+                )
+                .await
+                .expect_err("denied")
+            }
+        };
+        let e = get(f.channel.clone()).await;
+        assert_eq!(e.code, ErrorCode::AccessDenied);
+        assert!(e.message.starts_with(&format!(
+            "User: arn:aws:iam::{PARTNER}:root is not authorized to perform: cloudtrail:GetChannel on resource: {} because no resource-based policy allows the cloudtrail:GetChannel action. Channels are managed only by their owner account ({OWNER}): a channel's resource policy can allow other accounts cloudtrail-data:PutAuditEvents and nothing else, so cloudtrail:GetChannel on it cannot be allowed to another account.",
+            f.channel
+        )), "{}", e.message);
+        assert!(!e.message.contains("must add"), "{}", e.message);
+        let kept = f.explained(&e);
+        assert_eq!(
+            kept.hint,
+            Some(e.message.split(". ").nth(1).unwrap().to_string() + ".")
+        );
+        assert!(
+            !kept.summary.contains("has no resource-based policy,"),
+            "{}",
+            kept.summary
+        );
+        // A channel id that does not exist: the same answer.
+        let missing = f.channel.rsplit_once('/').unwrap().0.to_string()
+            + "/00000000-0000-4000-8000-000000000000";
+        let e2 = get(missing.clone()).await;
+        assert_eq!(
+            e2.message.replace(&missing, "C").split(" (cairn").next(),
+            e.message.replace(&f.channel, "C").split(" (cairn").next()
+        );
+        // Event data stores likewise.
+        let e = f
+            .lake
+            .get_event_data_store(
+                &caller,
+                serde_json::from_value(json!({ "EventDataStore": f.eds })).unwrap(),
+            )
+            .await
+            .expect_err("denied");
+        assert_eq!(e.code, ErrorCode::AccessDenied);
+        assert!(e.message.contains(&format!("Event data stores and their queries are managed only by their owner account ({OWNER})")), "{}", e.message);
     }
 }
