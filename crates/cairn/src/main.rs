@@ -1,6 +1,7 @@
 //! `cairn`: the server and its command-line tools.
 
 mod convert;
+mod datadir;
 mod explain;
 mod server;
 
@@ -96,6 +97,16 @@ fn open_metadata(data_dir: &std::path::Path) -> anyhow::Result<store::SqliteMeta
 }
 
 fn create_account(data_dir: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    if data_dir.join("metadata.db").exists() {
+        // It is about to hold one more secret key: only its owner may enter it.
+        if let datadir::Outcome::Restricted { from } = datadir::make_private(data_dir)? {
+            eprintln!(
+                "cairn: {} had mode {from:04o}; set it to {:04o} so that only this user can enter it (it holds every secret access key)",
+                data_dir.display(),
+                datadir::MODE
+            );
+        }
+    }
     let meta = open_metadata(data_dir)?;
     let account = iam::create_account(&meta, name, &time::OffsetDateTime::now_utc())
         .map_err(|e| anyhow::anyhow!(e.message))?;

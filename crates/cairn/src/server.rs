@@ -136,8 +136,21 @@ fn lock_data_dir(dir: &Path) -> anyhow::Result<std::fs::File> {
 }
 
 async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data_dir)
-        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    // Every secret access key and every event lives in the data directory:
+    // created, or restricted, so that only this user can enter it.
+    match crate::datadir::make_private(&args.data_dir)? {
+        crate::datadir::Outcome::Restricted { from } => tracing::warn!(
+            data_dir = %args.data_dir.display(),
+            "the data directory had mode {from:04o}; set it to {:04o} so that only this user can enter it (it holds every secret access key)",
+            crate::datadir::MODE
+        ),
+        crate::datadir::Outcome::Created => tracing::info!(
+            data_dir = %args.data_dir.display(),
+            "created the data directory (mode {:04o})",
+            crate::datadir::MODE
+        ),
+        crate::datadir::Outcome::AlreadyPrivate => {}
+    }
     let _lock = lock_data_dir(&args.data_dir)?;
     let meta: Arc<dyn store::Metadata> = Arc::new(
         store::SqliteMetadata::open(&args.data_dir.join("metadata.db"))
