@@ -70,6 +70,10 @@ def assert_denial_message(msg: str, caller: Creds, channel_arn: str, owner: Cred
     assert channel_arn in msg, f"message should name the channel {channel_arn}: {msg!r}"
     if owner.account_id != caller.account_id:
         assert owner.account_id in msg.replace(channel_arn, ""), f"message should name the owner account: {msg!r}"
+    # Each thing once: the channel ARN, and no sentence twice (the reason and the hint used to restate each other).
+    assert msg.count(channel_arn) == 1, f"the channel ARN is repeated: {msg!r}"
+    sentences = [x.strip() for x in re.split(r"(?<=\.)\s", msg.split("An error occurred")[-1]) if x.strip()]
+    assert len(sentences) == len(set(sentences)) and len(sentences) <= 4, f"the message repeats itself: {msg!r}"
     flat = re.sub(r"[\s_-]", "", msg.lower())
     for word in lacks:
         assert re.sub(r"[\s_-]", "", word.lower()) in flat, f"message should say what is lacking ({word!r}): {msg!r}"
@@ -388,6 +392,27 @@ def test_control_plane_on_another_accounts_channel_says_only_the_owner_manages_i
     e = expect_error("AccessDeniedException", 403, server.ct(partner).get_channel, Channel=missing)
     strip = lambda m, arn: m.replace(arn, "C").split(" (cairn explain")[0]  # noqa: E731
     assert strip(error_message(e), missing) == strip(msg, integ.channel_arn)
+
+
+def test_partner_user_needs_its_own_accounts_policy_too(server, ct, integ, owner, partner):
+    """X3: the channel policy names the partner account; a user of it also needs its own identity policy, and the
+    message says so once, without the channel policy's details."""
+    ct.put_resource_policy(ResourceArn=integ.channel_arn, ResourcePolicy=policy(
+        allow(f"arn:aws:iam::{partner.account_id}:root", integ.channel_arn, "ext-x3", sid="PartnerX3")))
+    piam = server.client("iam", partner)
+    user = f"sender-{uuid.uuid4().hex[:8]}"
+    piam.create_user(UserName=user)
+    key = piam.create_access_key(UserName=user)["AccessKey"]
+    sender = Creds(partner.account_id, key["AccessKeyId"], key["SecretAccessKey"])
+    e = expect_error("ChannelInsufficientPermission", 400, _put, server.ctd(sender), integ, "x3", external_id="ext-x3")
+    msg = error_message(e)
+    assert f"principal arn:aws:iam::{partner.account_id}:user/{user})" in msg, msg
+    assert f"No policy is attached to user {user}; a caller from another account needs its own account's policy to allow {PUT} too." in msg, msg
+    assert msg.count(integ.channel_arn) == 1 and msg.count("own account") == 1, msg
+    assert_quotes_nothing(msg, "PartnerX3", "ext-x3")
+    piam.put_user_policy(UserName=user, PolicyName="put", PolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": PUT, "Resource": integ.channel_arn}]}))
+    assert _put(server.ctd(sender), integ, "x3ok", external_id="ext-x3")["failed"] == []
 
 
 def test_denied_call_updates_nothing(server, ct, integ, owner, partner):

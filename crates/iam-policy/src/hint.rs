@@ -51,10 +51,10 @@ impl Explanation {
     fn deny_hint(&self, private: bool) -> Option<String> {
         let d = self.deciding.as_ref()?;
         if private && d.side == Side::Resource {
+            let (kind, _) = self.resource_kind();
             return Some(format!(
-                "{} has an explicit Deny of {} for you, which no Allow can override; only its owner can change it.",
+                "{} has an explicit Deny for you, which no Allow overrides; only the {kind}'s owner can change it.",
                 capitalize(&self.owner_policy()),
-                self.action
             ));
         }
         let mut h = format!(
@@ -160,9 +160,11 @@ impl Explanation {
         let cross = if self.same_account {
             String::new()
         } else {
+            // The caller's account is named already (in the message's
+            // principal ARN), so it is not repeated.
             format!(
-                "; a caller from account {} needs its own account's policy to allow {} too",
-                self.principal_account, self.action
+                "; a caller from another account needs its own account's policy to allow {} too",
+                self.action
             )
         };
         if !has_identity {
@@ -258,8 +260,11 @@ impl Explanation {
                 and_list(&keys)
             );
         }
+        // The message already says the caller is not allowed: say only
+        // what would allow it.
+        let (kind, word) = self.resource_kind();
         format!(
-            "Nothing in {policy} allows {} for you; its owner must add a statement that does, with your account id or principal ARN as Principal.",
+            "The {kind}'s owner must add a statement to its {word} with your account id or principal ARN as Principal and {} as Action.",
             self.action
         )
     }
@@ -267,6 +272,13 @@ impl Explanation {
     /// "the channel's resource policy", "the role's trust policy", … named
     /// by the resource, the same whether the resource has a policy or not.
     fn owner_policy(&self) -> String {
+        let (kind, word) = self.resource_kind();
+        format!("the {kind}'s {word}")
+    }
+
+    /// What the resource is ("channel", "role", …) and what its policy is
+    /// called ("resource policy", "trust policy").
+    fn resource_kind(&self) -> (&'static str, &'static str) {
         let trust = self
             .considered
             .iter()
@@ -278,12 +290,12 @@ impl Explanation {
             .and_then(|r| r.split('/').next())
             .unwrap_or("");
         match kind {
-            _ if trust => "the role's trust policy".to_string(),
-            "role" => "the role's trust policy".to_string(),
-            "channel" => "the channel's resource policy".to_string(),
-            "eventdatastore" => "the event data store's resource policy".to_string(),
-            "dashboard" => "the dashboard's resource policy".to_string(),
-            _ => "the resource's policy".to_string(),
+            _ if trust => ("role", "trust policy"),
+            "role" => ("role", "trust policy"),
+            "channel" => ("channel", "resource policy"),
+            "eventdatastore" => ("event data store", "resource policy"),
+            "dashboard" => ("dashboard", "resource policy"),
+            _ => ("resource", "resource-based policy"),
         }
     }
 

@@ -201,7 +201,7 @@ fn cross_account_hints() {
     c.context = Context::new().with_cloudtrail_external_id("abc");
     assert_eq!(
         c.hint(),
-        format!("No policy is attached to user bob; a caller from account 444455556666 needs its own account's policy to allow {PUT} too.")
+        format!("No policy is attached to user bob; a caller from another account needs its own account's policy to allow {PUT} too.")
     );
     let d = c.decide();
     assert_eq!(
@@ -505,7 +505,7 @@ fn cross_account_caller_hints_quote_nothing_of_the_policy() {
 
     // A named partner: a stranger learns neither who it is nor the Sid, and
     // cannot tell that from there being no policy at all.
-    let generic = format!("Nothing in the channel's resource policy allows {PUT} for you; its owner must add a statement that does, with your account id or principal ARN as Principal.");
+    let generic = format!("The channel's owner must add a statement to its resource policy with your account id or principal ARN as Principal and {PUT} as Action.");
     let stranger = Principal::root("777788889999");
     let mut c = Case::new(stranger, PUT, CHAN);
     c.resource_policy = Some(("channel resource policy", channel_policy()));
@@ -544,7 +544,7 @@ fn cross_account_caller_hints_quote_nothing_of_the_policy() {
     let told = d.caller_hint().unwrap();
     assert_eq!(
         told,
-        format!("The channel's resource policy has an explicit Deny of {PUT} for you, which no Allow can override; only its owner can change it.")
+        "The channel's resource policy has an explicit Deny for you, which no Allow overrides; only the channel's owner can change it."
     );
     assert!(d.hint().unwrap().contains("DenyPartner"));
     for secret in ["DenyPartner", "AllowPartner", "123456789012", "Statement 1"] {
@@ -653,7 +653,7 @@ fn cross_account_trust_policy_caller_hints() {
     assert_eq!(existing, missing);
     assert_eq!(
         existing,
-        "Nothing in the role's trust policy allows sts:AssumeRole for you; its owner must add a statement that does, with your account id or principal ARN as Principal."
+        "The role's owner must add a statement to its trust policy with your account id or principal ARN as Principal and sts:AssumeRole as Action."
     );
     // A misspelt action in the other account's trust policy is not quoted.
     s.resource_policy = Some(("role trust policy", trust("", "sts:AssumeRoles")));

@@ -48,14 +48,14 @@ pub(crate) fn request_tags(tags: &[Tag]) -> Context {
 /// account's channel or event data store: only PutAuditEvents goes through a
 /// resource policy. The same whether the resource exists or not, so that
 /// nothing is revealed.
-fn owner_only_hint(action: &str, resource: &str, owner: &str) -> String {
+fn owner_only_hint(resource: &str, owner: &str) -> String {
     if resource.contains(":channel/") {
         format!(
-            "Channels are managed only by their owner account ({owner}): a channel's resource policy can allow other accounts cloudtrail-data:PutAuditEvents and nothing else, so {action} on it cannot be allowed to another account."
+            "Channels are managed only by their owner account ({owner}): a channel's resource policy can allow other accounts cloudtrail-data:PutAuditEvents and nothing else."
         )
     } else {
         format!(
-            "Event data stores and their queries are managed only by their owner account ({owner}): Cairn has no resource policies for event data stores, so {action} on one cannot be allowed to another account."
+            "Event data stores and their queries are managed only by their owner account ({owner}): Cairn has no resource policies for them."
         )
     }
 }
@@ -91,7 +91,7 @@ impl Lake {
         };
         self.iam.authorize(caller, access).map_err(|mut denied| {
             if resource_account != caller.account_id {
-                denied.set_hint(owner_only_hint(action, resource, resource_account));
+                denied.set_hint(owner_only_hint(resource, resource_account));
             }
             self.access_denied(caller, &denied)
         })

@@ -618,7 +618,7 @@ mod tests {
         let e = get(f.channel.clone()).await;
         assert_eq!(e.code, ErrorCode::AccessDenied);
         assert!(e.message.starts_with(&format!(
-            "User: arn:aws:iam::{PARTNER}:root is not authorized to perform: cloudtrail:GetChannel on resource: {} because no resource-based policy allows the cloudtrail:GetChannel action. Channels are managed only by their owner account ({OWNER}): a channel's resource policy can allow other accounts cloudtrail-data:PutAuditEvents and nothing else, so cloudtrail:GetChannel on it cannot be allowed to another account.",
+            "User: arn:aws:iam::{PARTNER}:root is not authorized to perform: cloudtrail:GetChannel on resource: {} because no resource-based policy allows the cloudtrail:GetChannel action. Channels are managed only by their owner account ({OWNER}): a channel's resource policy can allow other accounts cloudtrail-data:PutAuditEvents and nothing else.",
             f.channel
         )), "{}", e.message);
         assert!(!e.message.contains("must add"), "{}", e.message);
