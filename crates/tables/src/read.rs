@@ -76,7 +76,7 @@ impl Tables {
             let day = batch::record_day(&e.record);
             for id in &e.eds {
                 if let Some((through, oldest, tail)) = tails.get_mut(id.as_str()) {
-                    if segment > *through && !day.is_some_and(|d| d < *oldest) {
+                    if segment > *through && day.is_none_or(|d| d >= *oldest) {
                         tail.records.push(e.record.clone());
                         tail.bytes += payload.len() as u64;
                     }
