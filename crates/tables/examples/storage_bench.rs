@@ -6,7 +6,8 @@
 //!
 //!   cargo run --release -p tables --example storage_bench -- [EVENTS] [RECORDS_DIR]
 //!
-//! Defaults: 500000 events from ../shared/cases/data/real. Run it in release.
+//! Defaults: 500000 events from ../shared/cases/data/real. Run it in release;
+//! KEEP=1 keeps the table for a look with other tools.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use flate2::{write::GzEncoder, Compression};
@@ -107,9 +108,11 @@ async fn main() {
     for i in 0..n {
         let mut rec = records[i % records.len()].clone();
         let when = start + time::Duration::milliseconds(step_ms * i64::try_from(i).unwrap());
-        let event_id = format!("{:08x}-0000-4000-8000-{:012x}", i / 1000, i);
+        // Random ids, as real ones are: CloudTrail's eventID in the record, and
+        // the one Cairn gives the stored event.
+        let event_id = uuid::Uuid::new_v4().to_string();
         rec["eventTime"] = json!(rfc3339(when).replace(".000", ""));
-        rec["eventID"] = json!(event_id);
+        rec["eventID"] = json!(uuid::Uuid::new_v4().to_string());
         if i > 0 {
             gz.write_all(b",").unwrap();
         }
@@ -175,6 +178,12 @@ async fn main() {
     sampler.join().unwrap();
 
     let table_bytes = dir_bytes(&work.path().join("tables").join(EDS));
+    if std::env::var_os("KEEP").is_some() {
+        println!(
+            "table kept at {}",
+            work.keep().join("tables").join(EDS).display()
+        );
+    }
     let events = report.events;
     println!();
     println!("| measure | value |");
