@@ -184,7 +184,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     );
     let disk = Arc::new(store::DiskGuard::new(
         &args.data_dir,
-        args.reserved_space_mb.map(|mb| mb << 20),
+        args.reserved_space_mb.map(|mb| mb.saturating_mul(1 << 20)),
     ));
     let lake = Lake::new(
         meta,

@@ -20,7 +20,7 @@ mod records;
 
 pub use iam::Caller;
 pub use ingest::IngestOutcome;
-pub use maintain::{Maintenance, MaintenanceReport};
+pub use maintain::Maintenance;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -38,15 +38,6 @@ impl Default for Maintenance {
     }
 }
 
-/// What one retention pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MaintenanceReport {
-    /// (store id, days dropped) for stores that lost partitions.
-    pub expired: Vec<(String, Vec<String>)>,
-    /// Stores purged after their PENDING_DELETION window.
-    pub purged: Vec<String>,
-}
-
 /// The oldest day a store with `retention_days` keeps at `now`.
 pub(crate) fn oldest_kept(now: OffsetDateTime, retention_days: i64) -> Date {
     (now - time::Duration::days(retention_days.max(0))).date()
@@ -105,9 +96,8 @@ impl Lake {
 
     /// Drops the days past each store's retention and purges the stores
     /// whose PENDING_DELETION window has passed.
-    pub async fn enforce_retention(&self) -> Result<MaintenanceReport, ApiError> {
+    pub async fn enforce_retention(&self) -> Result<(), ApiError> {
         let now = self.now();
-        let mut report = MaintenanceReport::default();
         for (account, s) in self.all_stores()? {
             let deleted_at = OffsetDateTime::from_unix_timestamp(s.updated as i64)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);
@@ -129,7 +119,6 @@ impl Lake {
                         .delete(eds::KIND, &account, &s.id)
                         .map_err(storage)?;
                     tracing::info!(eds = %s.arn, "purged: its 7-day PENDING_DELETION window passed");
-                    report.purged.push(s.id);
                 }
                 continue;
             }
@@ -140,10 +129,9 @@ impl Lake {
                 .map_err(table_error)?;
             if !expired.days.is_empty() {
                 tracing::info!(eds = %s.arn, days = ?expired.days, "dropped days past the retention period");
-                report.expired.push((s.id, expired.days));
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Deletes files no commit references any more (after an hour).

@@ -88,7 +88,7 @@ pub(crate) fn group_segment(
             return;
         };
         let day = record_day(&e.record);
-        for id in e.eds {
+        for (id, record) in e.per_store() {
             let Some(oldest) = keep.get(&id) else {
                 continue;
             };
@@ -96,7 +96,7 @@ pub(crate) fn group_segment(
                 out.expired += 1;
                 continue;
             }
-            if let Err(err) = out.tables.entry(id).or_default().push(e.record.clone()) {
+            if let Err(err) = out.tables.entry(id).or_default().push(record) {
                 failed = Some(err);
                 return;
             }

@@ -97,6 +97,23 @@ pub struct LoggedEvent {
     pub record: serde_json::Value,
 }
 
+impl LoggedEvent {
+    /// Each destination with its own copy of the record; the last takes the
+    /// original, so the usual single destination copies nothing.
+    pub fn per_store(self) -> impl Iterator<Item = (String, serde_json::Value)> {
+        let last = self.eds.len().saturating_sub(1);
+        let mut record = Some(self.record);
+        self.eds.into_iter().enumerate().filter_map(move |(i, id)| {
+            let r = if i == last {
+                record.take()
+            } else {
+                record.clone()
+            };
+            r.map(|r| (id, r))
+        })
+    }
+}
+
 /// Log segments sealed for a flush (from [`Tables::seal`]).
 #[derive(Debug, Clone, Default)]
 pub struct Sealed(Vec<u64>);

@@ -74,10 +74,10 @@ impl Tables {
                 return;
             };
             let day = batch::record_day(&e.record);
-            for id in &e.eds {
+            for (id, record) in e.per_store() {
                 if let Some((through, oldest, tail)) = tails.get_mut(id.as_str()) {
                     if segment > *through && day.is_none_or(|d| d >= *oldest) {
-                        tail.records.push(e.record.clone());
+                        tail.records.push(record);
                         tail.bytes += payload.len() as u64;
                     }
                 }
