@@ -199,11 +199,15 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .map_err(|e| anyhow::anyhow!(e.message))?;
     let lake = Arc::new(lake);
-    lake.spawn_maintenance(lake::Maintenance {
-        flush_every: Duration::from_millis(args.flush_interval_ms),
-        retention_every: Duration::from_secs(args.retention_interval),
-        ..lake::Maintenance::default()
-    });
+    let (stop_upkeep, upkeep_stopped) = tokio::sync::watch::channel(false);
+    let upkeep = lake.spawn_maintenance(
+        lake::Maintenance {
+            flush_every: Duration::from_millis(args.flush_interval_ms),
+            retention_every: Duration::from_secs(args.retention_interval),
+            ..lake::Maintenance::default()
+        },
+        upkeep_stopped,
+    );
     if let Some(account) = iam
         .ensure_default_account()
         .map_err(|e| anyhow::anyhow!(e.message))?
@@ -242,6 +246,15 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown())
     .await?;
+    // Let a flush or compaction under way finish (everything is in the
+    // ingest log anyway; this only spares the next start some work).
+    let _ = stop_upkeep.send(true);
+    if tokio::time::timeout(Duration::from_secs(30), upkeep)
+        .await
+        .is_err()
+    {
+        tracing::warn!("table upkeep did not finish within 30 s; the next start resumes it");
+    }
     Ok(())
 }
 

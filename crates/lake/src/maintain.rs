@@ -143,9 +143,15 @@ impl Lake {
         Ok(deleted)
     }
 
-    /// Runs the upkeep until the process ends. A failed step is logged and
-    /// tried again at its next turn; nothing acknowledged depends on it.
-    pub fn spawn_maintenance(self: &Arc<Self>, every: Maintenance) -> tokio::task::JoinHandle<()> {
+    /// Runs the upkeep until `stop` turns true; a step under way when it
+    /// does is finished first, so a shutdown never cuts a commit in half.
+    /// A failed step is logged and tried again at its next turn; nothing
+    /// acknowledged depends on it.
+    pub fn spawn_maintenance(
+        self: &Arc<Self>,
+        every: Maintenance,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         let lake = self.clone();
         tokio::spawn(async move {
             let start = tokio::time::Instant::now();
@@ -154,7 +160,10 @@ impl Lake {
             let mut tick = tokio::time::interval(every.flush_every);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|stopped| *stopped) => return,
+                }
                 match lake.flush().await {
                     Ok(r) if r.segments > 0 => tracing::debug!(
                         segments = r.segments,
