@@ -66,6 +66,23 @@ impl Store {
         self.categories().iter().any(|c| c == ACTIVITY_AUDIT_LOG)
     }
 
+    /// What its table holds: integration events, or CloudTrail records.
+    pub fn layout(&self) -> query::Layout {
+        if self.takes_integration_events() {
+            query::Layout::Integration
+        } else {
+            query::Layout::CloudTrail
+        }
+    }
+
+    /// What the event tables need to know of it at `now`.
+    pub fn table_spec(&self, now: time::OffsetDateTime) -> tables::TableSpec {
+        tables::TableSpec {
+            layout: self.layout(),
+            keep_from: crate::maintain::oldest_kept(now, self.retention_period),
+        }
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == "ENABLED"
     }

@@ -9,7 +9,7 @@ use crate::{from_doc, storage, Lake};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tables::FlushReport;
+use tables::{FlushReport, TableSpec};
 use time::{Date, OffsetDateTime};
 use wire::ApiError;
 
@@ -75,14 +75,14 @@ impl Lake {
         // After the seal: every store a sealed record names is listed here
         // unless it has been purged.
         let now = self.now();
-        let keep: HashMap<String, Date> = self
+        let live: HashMap<String, TableSpec> = self
             .all_stores()?
             .into_iter()
-            .map(|(_, s)| (s.id.clone(), oldest_kept(now, s.retention_period)))
+            .map(|(_, s)| (s.id.clone(), s.table_spec(now)))
             .collect();
         let report = self
             .tables
-            .flush(&sealed, &keep)
+            .flush(&sealed, &live)
             .await
             .map_err(table_error)?;
         for id in &report.tables {

@@ -234,12 +234,15 @@ impl Lake {
         let work = async {
             let ctx = query::session();
             let now = self.now();
-            let stores: Vec<(String, time::Date)> = self
+            let stores: Vec<(String, tables::TableSpec)> = self
                 .stores(&q.account)
                 .map_err(|e| e.message)?
                 .into_iter()
                 .filter(|s| q.eds.contains(&s.id))
-                .map(|s| (s.id, crate::maintain::oldest_kept(now, s.retention_period)))
+                .map(|s| {
+                    let spec = s.table_spec(now);
+                    (s.id, spec)
+                })
                 .collect();
             let tables = self
                 .tables

@@ -16,7 +16,7 @@ mod render;
 mod schema;
 
 pub use prepare::{prepare, Prepared};
-pub use schema::{integration_schema, parse_event_time, to_batch};
+pub use schema::{parse_event_time, to_batch, Layout};
 
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::context::SQLOptions;
@@ -38,7 +38,7 @@ pub enum QueryError {
 pub struct Table {
     /// The event data store id, as named in `FROM`.
     pub id: String,
-    /// The events, with the columns of [`integration_schema`].
+    /// The events, with the columns of their store's [`Layout`].
     pub provider: Arc<dyn TableProvider>,
     /// How many events (for EventsScanned).
     pub events: u64,
@@ -50,10 +50,11 @@ impl Table {
     /// A table held in memory, from stored records (JSON objects).
     pub fn from_records(
         id: &str,
+        layout: Layout,
         records: &[serde_json::Value],
         bytes: u64,
     ) -> Result<Self, QueryError> {
-        let schema = integration_schema();
+        let schema = layout.schema();
         let batch = schema::to_batch(&schema, records).map_err(QueryError::Execution)?;
         let mem = MemTable::try_new(schema, vec![vec![batch]])
             .map_err(|e| QueryError::Execution(e.to_string()))?;

@@ -9,8 +9,8 @@
 
 use crate::QueryError;
 use datafusion::sql::sqlparser::ast::{
-    Expr, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, TableFactor,
-    Visit, Visitor,
+    visit_expressions_mut, AccessExpr, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName, ObjectNamePart, Query, Select,
+    SelectItem, SetExpr, Statement, Subscript, TableFactor, Value, Visit, Visitor,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -20,7 +20,8 @@ use std::ops::ControlFlow;
 /// A statement that passed the sandbox checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
-    /// The SQL handed to DataFusion (event data store ids quoted).
+    /// The SQL handed to DataFusion (event data store ids quoted, field
+    /// accesses after subscripts in bracket form).
     pub sql: String,
     /// The event data store ids the statement reads, lower-case, sorted.
     pub tables: Vec<String>,
@@ -189,6 +190,43 @@ impl Visitor for Relations {
     }
 }
 
+/// Rewrites the Trino forms DataFusion reads differently:
+/// - `resources[2].arn`: DataFusion resolves a field after a subscript only
+///   in bracket form, so `.arn` becomes `['arn']` (struct field names are
+///   stored lower-case; column names are case-insensitive in CloudTrail Lake);
+/// - `element_at(m, k)`: Trino returns the value (map) or element (array,
+///   1-based, NULL out of range); DataFusion's `element_at` on a map returns
+///   a list, so it becomes the subscript `m[k]`, which means the same in both.
+fn trino_forms(expr: &mut Expr) {
+    match expr {
+        Expr::CompoundFieldAccess { access_chain, .. } => {
+            for access in access_chain.iter_mut() {
+                if let AccessExpr::Dot(Expr::Identifier(id)) = access {
+                    let index =
+                        Expr::value(Value::SingleQuotedString(id.value.to_ascii_lowercase()));
+                    *access = AccessExpr::Subscript(Subscript::Index { index });
+                }
+            }
+        }
+        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("element_at") => {
+            let FunctionArguments::List(list) = &mut f.args else {
+                return;
+            };
+            if let [FunctionArg::Unnamed(FunctionArgExpr::Expr(root)), FunctionArg::Unnamed(FunctionArgExpr::Expr(index))] =
+                list.args.as_mut_slice()
+            {
+                let root = Box::new(std::mem::replace(root, Expr::value(Value::Null)));
+                let index = std::mem::replace(index, Expr::value(Value::Null));
+                *expr = Expr::CompoundFieldAccess {
+                    root,
+                    access_chain: vec![AccessExpr::Subscript(Subscript::Index { index })],
+                };
+            }
+        }
+        _ => {}
+    }
+}
+
 fn first_select(set: &SetExpr) -> Option<&Select> {
     match set {
         SetExpr::Select(s) => Some(s),
@@ -213,7 +251,7 @@ pub fn prepare(sql: &str) -> Result<Prepared, QueryError> {
             statements.len()
         )));
     }
-    let Some(Statement::Query(query)) = statements.pop() else {
+    let Some(Statement::Query(mut query)) = statements.pop() else {
         return Err(invalid("Only SELECT statements are allowed.".into()));
     };
     if let Some(s) = first_select(&query.body) {
@@ -251,6 +289,12 @@ pub fn prepare(sql: &str) -> Result<Prepared, QueryError> {
                     SelectItem::UnnamedExpr(Expr::CompoundIdentifier(ids)) => {
                         ids.last().map(|i| i.value.clone())
                     }
+                    SelectItem::UnnamedExpr(Expr::CompoundFieldAccess { access_chain, .. }) => {
+                        match access_chain.last() {
+                            Some(AccessExpr::Dot(Expr::Identifier(id))) => Some(id.value.clone()),
+                            _ => None,
+                        }
+                    }
                     SelectItem::ExprWithAlias { alias, .. } => Some(alias.value.clone()),
                     SelectItem::ExprWithAliases { aliases, .. } => {
                         aliases.first().map(|a| a.value.clone())
@@ -266,8 +310,12 @@ pub fn prepare(sql: &str) -> Result<Prepared, QueryError> {
         }
         None => (Vec::new(), true),
     };
+    let _ = visit_expressions_mut(&mut query, |expr| {
+        trino_forms(expr);
+        ControlFlow::<()>::Continue(())
+    });
     Ok(Prepared {
-        sql: rewritten,
+        sql: query.to_string(),
         tables,
         names,
         wildcard,
@@ -306,6 +354,18 @@ mod tests {
             p.column_names(&planned),
             vec!["uid", "eventName", "_col2", "Total", "channelArn"]
         );
+    }
+
+    #[test]
+    fn a_field_after_a_subscript_is_bracketed_and_named_by_the_field() {
+        let p = prepare(&format!(
+            "SELECT resources[1].ARN, requestParameters['Key'] FROM {ID}"
+        ))
+        .unwrap();
+        assert!(p.sql.contains("resources[1]['arn']"), "{}", p.sql);
+        assert!(p.sql.contains("requestParameters['Key']"), "{}", p.sql);
+        let planned = vec!["a".to_string(), "b".to_string()];
+        assert_eq!(p.column_names(&planned), vec!["ARN", "_col1"]);
     }
 
     #[test]

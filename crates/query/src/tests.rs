@@ -26,7 +26,7 @@ async fn run(sql: &str) -> Result<QueryOutput, QueryError> {
     execute(
         &session(),
         &p,
-        vec![Table::from_records(ID, &records, 300)?],
+        vec![Table::from_records(ID, Layout::Integration, &records, 300)?],
     )
     .await
 }
@@ -82,4 +82,81 @@ async fn nulls_render_empty_and_unknown_columns_are_statement_errors() {
         run(&format!("SELECT nosuch FROM {ID}")).await,
         Err(QueryError::InvalidStatement(_))
     ));
+}
+
+/// A CloudTrail record as trail log files carry it.
+fn trail_record() -> serde_json::Value {
+    json!({
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "AssumedRole", "principalId": "AROA:bob", "arn": "arn:aws:sts::111122223333:assumed-role/Admin/bob",
+            "accountId": "111122223333", "accessKeyId": "ASIAEXAMPLE",
+            "sessionContext": {"sessionIssuer": {"type": "Role", "userName": "Admin", "arn": "arn:aws:iam::111122223333:role/Admin"},
+                "attributes": {"creationDate": "2024-01-15T10:00:00Z", "mfaAuthenticated": "false"}}},
+        "eventTime": "2024-01-15T11:59:00Z", "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+        "awsRegion": "us-east-1", "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2",
+        "errorCode": "AccessDenied", "errorMessage": "Access Denied",
+        "requestParameters": {"bucketName": "logs", "key": "a.txt", "range": {"from": 0}},
+        "responseElements": null, "requestID": "R1", "eventID": "E1", "readOnly": true,
+        "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::logs/a.txt"},
+                      {"accountId": "111122223333", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::logs"}],
+        "eventType": "AwsApiCall", "managementEvent": false, "recipientAccountId": "111122223333",
+        "eventCategory": "Data",
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256", "clientProvidedHostHeader": "logs.s3.amazonaws.com"}
+    })
+}
+
+async fn run_trail(sql: &str) -> Result<QueryOutput, QueryError> {
+    let p = prepare(sql)?;
+    let mut other = trail_record();
+    other["eventID"] = json!("E2");
+    other["readOnly"] = json!(false);
+    other["eventName"] = json!("PutObject");
+    other["errorCode"] = serde_json::Value::Null;
+    execute(
+        &session(),
+        &p,
+        vec![Table::from_records(
+            ID,
+            Layout::CloudTrail,
+            &[trail_record(), other],
+            300,
+        )?],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn cloudtrail_records_have_the_management_event_columns() {
+    let out = run_trail(&format!(
+        "SELECT userIdentity.sessionContext.sessionIssuer.userName, element_at(requestParameters, 'bucketName') AS bucket, \
+         requestParameters['range'] AS range, readOnly, resources[2].arn, cardinality(resources) AS n, \
+         userIdentity.sessionContext.attributes.creationDate, tlsDetails.tlsVersion, eventTime \
+         FROM {ID} WHERE errorCode = 'AccessDenied'"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        out.columns,
+        vec!["userName", "bucket", "range", "readOnly", "arn", "n", "creationDate", "tlsVersion", "eventTime"]
+    );
+    assert_eq!(
+        out.rows,
+        vec![vec![
+            "Admin",
+            "logs",
+            r#"{"from":0}"#,
+            "true",
+            "arn:aws:s3:::logs",
+            "2",
+            "2024-01-15 10:00:00.000",
+            "TLSv1.3",
+            "2024-01-15 11:59:00.000"
+        ]]
+    );
+    let out = run_trail(&format!(
+        "SELECT eventName, COUNT(*) AS n FROM {ID} WHERE readOnly = false AND managementEvent = false GROUP BY eventName"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(out.rows, vec![vec!["PutObject", "1"]]);
 }

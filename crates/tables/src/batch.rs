@@ -2,11 +2,12 @@
 //! store, past-retention records dropped, the partition column added, rows
 //! sorted by eventTime.
 
-use crate::{day_string, Error, LoggedEvent, Result, PARTITION};
+use crate::{day_string, Error, LoggedEvent, Result, TableSpec, PARTITION};
 use datafusion::arrow::array::{Array, ArrayRef, StringArray, TimestampMicrosecondArray};
 use datafusion::arrow::compute::{concat_batches, sort_to_indices, take_record_batch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use query::Layout;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,14 +19,23 @@ use time::{Date, OffsetDateTime};
 const CHUNK: usize = 4096;
 
 /// One table's rows from a log segment, built up as Arrow batches.
-#[derive(Default)]
 pub(crate) struct Rows {
+    layout: Layout,
     batches: Vec<RecordBatch>,
     pending: Vec<Value>,
     pub count: u64,
 }
 
 impl Rows {
+    pub fn new(layout: Layout) -> Self {
+        Self {
+            layout,
+            batches: Vec::new(),
+            pending: Vec::new(),
+            count: 0,
+        }
+    }
+
     fn push(&mut self, record: Value) -> Result<()> {
         self.pending.push(record);
         self.count += 1;
@@ -37,9 +47,10 @@ impl Rows {
 
     fn seal_chunk(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
-            let batch = query::to_batch(&query::integration_schema(), &self.pending)
-                .map_err(Error::Data)?;
-            self.batches.push(with_partition(&batch, &table_schema())?);
+            let batch =
+                query::to_batch(&self.layout.schema(), &self.pending).map_err(Error::Data)?;
+            self.batches
+                .push(with_partition(&batch, &table_schema(self.layout))?);
             self.pending.clear();
         }
         Ok(())
@@ -48,7 +59,7 @@ impl Rows {
     /// The rows as batches sorted by eventTime.
     pub fn into_sorted(mut self) -> Result<Vec<RecordBatch>> {
         self.seal_chunk()?;
-        sorted(self.batches)
+        sorted(self.layout, self.batches)
     }
 }
 
@@ -71,7 +82,7 @@ pub(crate) fn record_day(record: &Value) -> Option<Date> {
 pub(crate) fn group_segment(
     log: &IngestLog,
     segment: u64,
-    keep: &HashMap<String, Date>,
+    live: &HashMap<String, TableSpec>,
 ) -> Result<Grouped> {
     let mut out = Grouped {
         tables: HashMap::new(),
@@ -89,14 +100,18 @@ pub(crate) fn group_segment(
         };
         let day = record_day(&e.record);
         for (id, record) in e.per_store() {
-            let Some(oldest) = keep.get(&id) else {
+            let Some(spec) = live.get(&id) else {
                 continue;
             };
-            if day.is_some_and(|d| d < *oldest) {
+            if day.is_some_and(|d| d < spec.keep_from) {
                 out.expired += 1;
                 continue;
             }
-            if let Err(err) = out.tables.entry(id).or_default().push(record) {
+            let rows = out
+                .tables
+                .entry(id)
+                .or_insert_with(|| Rows::new(spec.layout));
+            if let Err(err) = rows.push(record) {
                 failed = Some(err);
                 return;
             }
@@ -115,9 +130,9 @@ pub(crate) fn group_segment(
     Ok(out)
 }
 
-/// The table schema: the integration schema plus the partition column.
-pub(crate) fn table_schema() -> SchemaRef {
-    let base = query::integration_schema();
+/// The table schema: the layout's columns plus the partition column.
+pub(crate) fn table_schema(layout: Layout) -> SchemaRef {
+    let base = layout.schema();
     let mut fields: Vec<Field> = base.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new(PARTITION, DataType::Utf8, false));
     Arc::new(Schema::new(fields))
@@ -145,11 +160,11 @@ fn with_partition(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch
 }
 
 /// One batch of all `parts`, sorted by eventTime.
-fn sorted(parts: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
+fn sorted(layout: Layout, parts: Vec<RecordBatch>) -> Result<Vec<RecordBatch>> {
     if parts.is_empty() {
         return Ok(parts);
     }
-    let schema = table_schema();
+    let schema = table_schema(layout);
     let all = concat_batches(&schema, &parts).map_err(|e| Error::Data(e.to_string()))?;
     drop(parts);
     let times = all
@@ -177,7 +192,7 @@ mod tests {
             record("a", "2026-12-03T23:59:59Z"),
             record("c", "2026-12-04T10:00:01Z"),
         ];
-        let mut rows = Rows::default();
+        let mut rows = Rows::new(Layout::Integration);
         for r in records {
             rows.push(r).unwrap();
         }

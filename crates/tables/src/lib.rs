@@ -1,8 +1,8 @@
 //! Event data stores as Delta Lake tables on `object_store`.
 //!
 //! Layout: `<root>/<event data store id>/` is a Delta table, `_delta_log/`
-//! plus `eventday=YYYY-MM-DD/part-….zstd.parquet`: the columns of
-//! [`query::integration_schema`] and the partition column `eventday`, the UTC
+//! plus `eventday=YYYY-MM-DD/part-….zstd.parquet`: the columns of the
+//! store's [`query::Layout`] and the partition column `eventday`, the UTC
 //! day of `eventTime`. Any Delta reader (Spark, Trino, DuckDB, the
 //! `deltalake` Python package) can read it without Cairn.
 //!
@@ -34,6 +34,7 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::Transaction;
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -86,6 +87,16 @@ fn delta(table: &str) -> impl FnOnce(DeltaTableError) -> Error + '_ {
 
 /// Result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What the tables need to know of a live event data store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableSpec {
+    /// The columns of its events.
+    pub layout: query::Layout,
+    /// The oldest day its retention keeps: older events are not written
+    /// and not read.
+    pub keep_from: Date,
+}
 
 /// One record of the ingest log: a stored event and the event data stores
 /// it goes to.
@@ -181,14 +192,7 @@ impl Tables {
             gate: Default::default(),
             open: Default::default(),
             writer: Default::default(),
-            props: WriterProperties::builder()
-                .set_compression(Compression::ZSTD(ZstdLevel::try_new(9).unwrap_or_default()))
-                // Audit events repeat a lot (sources, names, agents, request
-                // shapes): bigger dictionaries cut the files by a sixth
-                // (storage_bench with sequential ids at level 3: 0.85x ->
-                // 0.71x of gzipped JSON; level 9 takes it to 0.67x).
-                .set_dictionary_page_size_limit(8 << 20)
-                .build(),
+            props: writer_properties(),
         })
     }
 
@@ -256,21 +260,21 @@ impl Tables {
         Ok(Sealed(self.log.seal().await?))
     }
 
-    /// Moves the sealed segments into the tables. `keep` maps each live
-    /// event data store to the oldest day its retention keeps; records of
-    /// stores not in it (purged) are dropped, and so are records older
-    /// than their store keeps. On error, what was committed stays committed
+    /// Moves the sealed segments into the tables. `live` maps each live
+    /// event data store to its layout and retention; records of stores not
+    /// in it (purged) are dropped, and so are records older than their
+    /// store keeps. On error, what was committed stays committed
     /// and the rest is retried by the next flush.
     pub async fn flush(
         &self,
         sealed: &Sealed,
-        keep: &HashMap<String, Date>,
+        live: &HashMap<String, TableSpec>,
     ) -> Result<FlushReport> {
         let _writer = self.writer.lock().await;
         let mut report = FlushReport::default();
         let mut done_through = None;
         for &n in &sealed.0 {
-            let grouped = batch::group_segment(&self.log, n, keep)?;
+            let grouped = batch::group_segment(&self.log, n, live)?;
             report.expired += grouped.expired;
             for (id, rows) in grouped.tables {
                 let table = self.table(&id).await?;
@@ -338,6 +342,32 @@ impl Tables {
         self.log.bytes()
     }
 }
+
+/// How the Parquet files are written.
+fn writer_properties() -> WriterProperties {
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(9).unwrap_or_default()))
+        // Audit events repeat a lot (sources, names, agents, request
+        // shapes): bigger dictionaries cut the files by a sixth
+        // (storage_bench with sequential ids at level 3: 0.85x -> 0.71x of
+        // gzipped JSON; level 9 takes it to 0.67x).
+        .set_dictionary_page_size_limit(8 << 20);
+    // Ids are unique per event: a dictionary of them only adds an index to
+    // every value.
+    for path in UNIQUE_COLUMNS {
+        let path = ColumnPath::new(path.iter().map(|p| p.to_string()).collect());
+        props = props.set_column_dictionary_enabled(path, false);
+    }
+    props.build()
+}
+
+/// Columns (of either layout) whose values are all different.
+const UNIQUE_COLUMNS: &[&[&str]] = &[
+    &["eventid"],
+    &["requestid"],
+    &["sharedeventid"],
+    &["eventdata", "uid"],
+];
 
 /// Event data store ids are UUIDs; anything else must never become a path.
 fn valid_id(id: &str) -> Result<()> {

@@ -1,7 +1,7 @@
 //! What a query reads: each table's snapshot plus the unflushed tail of the
 //! ingest log, as one DataFusion table per event data store.
 
-use crate::{batch, delta, Error, LoggedEvent, Result, Tables};
+use crate::{batch, delta, Error, LoggedEvent, Result, TableSpec, Tables};
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::Session;
@@ -37,27 +37,30 @@ fn df_error(e: datafusion::error::DataFusionError) -> Error {
 
 impl Tables {
     /// Snapshots of the given stores for a query running in `ctx`; each
-    /// store comes with the oldest day its retention keeps, so that events
-    /// past it are not seen even before a flush drops them.
-    pub async fn scan(&self, ctx: &SessionContext, stores: &[(String, Date)]) -> Result<Vec<Scan>> {
-        let schema = query::integration_schema();
+    /// store comes with its layout and the oldest day its retention keeps,
+    /// so that events past it are not seen even before a flush drops them.
+    pub async fn scan(
+        &self,
+        ctx: &SessionContext,
+        stores: &[(String, TableSpec)],
+    ) -> Result<Vec<Scan>> {
         // Under the gate: the snapshots and the tail above them, so that no
         // segment can be removed between the two.
         let gate = self.gate.read().await;
         let mut tables = Vec::new();
-        for (id, oldest) in stores {
+        for (id, spec) in stores {
             let table = self.table(id).await?;
             let through = Self::flushed_through(id, &table).await?;
-            tables.push((id, table, through, *oldest));
+            tables.push((id, table, through, *spec));
         }
         let mut tails: HashMap<&str, (u64, Date, Tail)> = tables
             .iter()
-            .map(|(id, _, through, oldest)| {
+            .map(|(id, _, through, spec)| {
                 (
                     id.as_str(),
                     (
                         *through,
-                        *oldest,
+                        spec.keep_from,
                         Tail {
                             records: Vec::new(),
                             bytes: 0,
@@ -92,10 +95,11 @@ impl Tables {
         }
 
         let mut out = Vec::new();
-        for (id, table, _, _) in tables {
+        for (id, table, _, spec) in tables {
             let Some((_, _, tail)) = tails.remove(id.as_str()) else {
                 continue;
             };
+            let schema = spec.layout.schema();
             let batch = query::to_batch(&schema, &tail.records).map_err(Error::Data)?;
             let mem = MemTable::try_new(schema.clone(), vec![vec![batch]]).map_err(df_error)?;
             let mut events = tail.records.len() as u64;
@@ -134,7 +138,7 @@ impl Tables {
 /// pushes projections and filters into both sides alike.
 #[derive(Debug)]
 struct Combined {
-    /// The integration schema (the Delta table adds its partition column).
+    /// The layout's schema (the Delta table adds its partition column).
     schema: SchemaRef,
     flushed: Arc<dyn TableProvider>,
     tail: Arc<MemTable>,

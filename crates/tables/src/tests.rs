@@ -43,9 +43,16 @@ fn day(s: &str) -> Date {
     Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).unwrap()
 }
 
-fn keep_all(ids: &[&str]) -> HashMap<String, Date> {
+fn integration_from(keep_from: &str) -> TableSpec {
+    TableSpec {
+        layout: query::Layout::Integration,
+        keep_from: day(keep_from),
+    }
+}
+
+fn keep_all(ids: &[&str]) -> HashMap<String, TableSpec> {
     ids.iter()
-        .map(|i| (i.to_string(), day("1970-01-01")))
+        .map(|i| (i.to_string(), integration_from("1970-01-01")))
         .collect()
 }
 
@@ -53,7 +60,7 @@ fn keep_all(ids: &[&str]) -> HashMap<String, Date> {
 async fn event_ids(t: &Tables, id: &str) -> (Vec<String>, u64) {
     let ctx = query::session();
     let scans = t
-        .scan(&ctx, &[(id.to_string(), day("1970-01-01"))])
+        .scan(&ctx, &[(id.to_string(), integration_from("1970-01-01"))])
         .await
         .unwrap();
     let events = scans[0].events;
@@ -77,7 +84,7 @@ async fn event_ids(t: &Tables, id: &str) -> (Vec<String>, u64) {
     (out, events)
 }
 
-async fn flush(t: &Tables, keep: &HashMap<String, Date>) -> FlushReport {
+async fn flush(t: &Tables, keep: &HashMap<String, TableSpec>) -> FlushReport {
     let sealed = t.seal().await.unwrap();
     t.flush(&sealed, keep).await.unwrap()
 }
@@ -183,7 +190,7 @@ async fn retention_drops_old_days_at_flush_and_by_partition() {
         .await
         .unwrap();
     let mut keep = keep_all(&[EDS]);
-    keep.insert(EDS.into(), day("2026-11-10"));
+    keep.insert(EDS.into(), integration_from("2026-11-10"));
     let report = flush(&f.tables, &keep).await;
     assert_eq!(report.expired, 1);
     assert_eq!(
@@ -256,7 +263,7 @@ async fn the_tables_answer_sql_with_the_integration_schema() {
     let ctx = query::session();
     let scans = f
         .tables
-        .scan(&ctx, &[(EDS.to_string(), day("1970-01-01"))])
+        .scan(&ctx, &[(EDS.to_string(), integration_from("1970-01-01"))])
         .await
         .unwrap();
     ctx.register_table("t", scans[0].provider.clone()).unwrap();
@@ -280,7 +287,8 @@ async fn the_tables_answer_sql_with_the_integration_schema() {
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let expected: Vec<String> = query::integration_schema()
+    let expected: Vec<String> = query::Layout::Integration
+        .schema()
         .fields()
         .iter()
         .map(|f| f.name().clone())
@@ -301,8 +309,70 @@ async fn events_past_retention_are_not_seen_even_before_a_flush() {
     let ctx = query::session();
     let scans = f
         .tables
-        .scan(&ctx, &[(EDS.to_string(), day("2026-11-27"))])
+        .scan(&ctx, &[(EDS.to_string(), integration_from("2026-11-27"))])
         .await
         .unwrap();
     assert_eq!(scans[0].events, 1);
+}
+
+#[tokio::test]
+async fn cloudtrail_records_get_the_cloudtrail_layout_beside_integration_tables() {
+    let f = fixture();
+    let trail = |id: &str, time: &str| {
+        serde_json::to_vec(&LoggedEvent {
+            eds: vec![OTHER.into()],
+            record: json!({
+                "eventVersion": "1.08", "eventTime": time, "eventSource": "s3.amazonaws.com",
+                "eventName": "GetObject", "eventID": id, "readOnly": true, "eventCategory": "Data",
+                "userIdentity": {"type": "IAMUser", "userName": "alice",
+                                 "sessionContext": {"attributes": {"creationDate": "2026-12-04T09:00:00Z"}}},
+                "requestParameters": {"bucketName": "b", "nested": {"x": [1, 2]}},
+                "resources": [{"ARN": "arn:aws:s3:::b", "type": "AWS::S3::Bucket"}],
+            }),
+        })
+        .unwrap()
+    };
+    let mut live = keep_all(&[EDS]);
+    live.insert(
+        OTHER.into(),
+        TableSpec {
+            layout: query::Layout::CloudTrail,
+            keep_from: day("1970-01-01"),
+        },
+    );
+    f.log
+        .append(&[
+            trail("t1", "2026-12-04T10:00:00Z"),
+            line(&[EDS], "e0000", "2026-12-04T10:00:00Z"),
+        ])
+        .await
+        .unwrap();
+    flush(&f.tables, &live).await;
+    f.log
+        .append(&[trail("t2", "2026-12-05T10:00:00Z")])
+        .await
+        .unwrap();
+    let ctx = query::session();
+    let scans = f
+        .tables
+        .scan(&ctx, &[(OTHER.to_string(), live[OTHER])])
+        .await
+        .unwrap();
+    assert_eq!(scans[0].events, 2, "one flushed, one in the tail");
+    ctx.register_table("t", scans[0].provider.clone()).unwrap();
+    let batches = ctx
+        .sql("SELECT eventid, useridentity.username, requestparameters['nested'], resources[1]['arn'], readonly \
+              FROM t ORDER BY eventtime")
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string();
+    for want in ["t1", "t2", "alice", r#"{"x":[1,2]}"#, "arn:aws:s3:::b", "true"] {
+        assert!(text.contains(want), "{want} missing from\n{text}");
+    }
+    assert_eq!(event_ids(&f.tables, EDS).await.0, ["e0000"]);
 }
