@@ -74,6 +74,7 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 
 struct App {
     lake: Arc<Lake>,
+    audit: lake::AuditTrail,
     iam: Arc<iam::Iam>,
     max_skew: Duration,
     clock: iam::Clock,
@@ -206,7 +207,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
             retention_every: Duration::from_secs(args.retention_interval),
             ..lake::Maintenance::default()
         },
-        upkeep_stopped,
+        upkeep_stopped.clone(),
     );
     if let Some(account) = iam
         .ensure_default_account()
@@ -221,8 +222,10 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("  AccessKeyId:     {}", account.access_key_id);
         println!("  SecretAccessKey: {}", account.secret_access_key);
     }
+    let (audit, audit_task) = lake.spawn_audit(upkeep_stopped.clone());
     let app = Arc::new(App {
         lake,
+        audit,
         iam,
         clock,
         max_skew: Duration::from_secs(args.max_clock_skew),
@@ -249,6 +252,8 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Let a flush or compaction under way finish (everything is in the
     // ingest log anyway; this only spares the next start some work).
     let _ = stop_upkeep.send(true);
+    // The audit writer appends what is still queued, then ends.
+    let _ = tokio::time::timeout(Duration::from_secs(10), audit_task).await;
     if tokio::time::timeout(Duration::from_secs(30), upkeep)
         .await
         .is_err()
@@ -355,7 +360,27 @@ async fn handle(
             }
             match authenticate(&app, &signed, &route, peer, &request_id) {
                 Err(e) => Err(e),
-                Ok(caller) => dispatch(&app, &caller, &route, &query, &bytes).await,
+                Ok(caller) => {
+                    let result = dispatch(&app, &caller, &route, &query, &bytes).await;
+                    let call = api_call(
+                        &app,
+                        &caller,
+                        &route,
+                        query_service,
+                        &query,
+                        &bytes,
+                        &result,
+                    );
+                    if let Some(mut call) = call {
+                        call.user_agent = parts
+                            .headers
+                            .get("user-agent")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        app.audit.record(&caller, &call, (app.clock)());
+                    }
+                    result
+                }
             }
         }
     };
@@ -382,6 +407,92 @@ async fn handle(
         "request"
     );
     into_http(response, &request_id)
+}
+
+/// What the audit trail records of an authenticated call (nothing for a
+/// request Cairn could not route).
+fn api_call(
+    app: &App,
+    caller: &Caller,
+    route: &Route,
+    query_service: wire::QueryService,
+    query: &str,
+    body: &[u8],
+    result: &Result<WireResponse, ApiError>,
+) -> Option<lake::ApiCall> {
+    let region = app.lake.region().to_string();
+    let json = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).ok();
+    let mut call = match route {
+        Route::Unknown => return None,
+        Route::CloudTrail(op) => lake::ApiCall {
+            event_source: "cloudtrail.amazonaws.com".into(),
+            event_name: op.clone(),
+            region,
+            request_parameters: json(body),
+            ..Default::default()
+        },
+        Route::PutAuditEvents => {
+            let params = query_params(query);
+            let channel = params
+                .iter()
+                .find(|(k, _)| k == "channelArn")
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default();
+            // A bare channel id names a channel of the caller's account.
+            let arn = if channel.starts_with("arn:") {
+                channel
+            } else {
+                format!(
+                    "arn:aws:cloudtrail:{region}:{}:channel/{channel}",
+                    caller.account_id
+                )
+            };
+            let owner = arn.split(':').nth(4).map(str::to_string);
+            lake::ApiCall {
+                event_source: "cloudtrail-data.amazonaws.com".into(),
+                event_name: "PutAuditEvents".into(),
+                region,
+                request_parameters: Some(
+                    params
+                        .into_iter()
+                        .map(|(k, v)| (k, serde_json::Value::String(v)))
+                        .collect(),
+                ),
+                resources: vec![("AWS::CloudTrail::Channel".into(), arn)],
+                data_event: true,
+                resource_owner: owner,
+                ..Default::default()
+            }
+        }
+        Route::Query => {
+            let form = wire::QueryForm::parse(body).ok()?;
+            let action = form.action().ok()?.to_string();
+            let params: serde_json::Map<String, serde_json::Value> = form
+                .iter()
+                .filter(|(k, _)| *k != "Action" && *k != "Version")
+                .map(|(k, v)| (k.to_string(), v.into()))
+                .collect();
+            let iam = query_service == wire::QueryService::Iam;
+            lake::ApiCall {
+                event_source: format!("{}.amazonaws.com", query_service.signing_name()),
+                event_name: action,
+                // IAM is global and recorded in us-east-1, as on AWS.
+                region: if iam { "us-east-1".into() } else { region },
+                request_parameters: Some(params.into()),
+                ..Default::default()
+            }
+        }
+    };
+    match result {
+        // Only calls that change something record their response (reads
+        // such as GetQueryResults would copy whole result pages).
+        Ok(r) if matches!(route, Route::CloudTrail(_)) && !call.read_only() => {
+            call.response_elements = json(&r.body);
+        }
+        Ok(_) => {}
+        Err(e) => call.error = Some((e.code.as_str().to_string(), e.message.clone())),
+    }
+    Some(call)
 }
 
 fn operation_name(route: &Route) -> String {

@@ -1,6 +1,7 @@
 //! The CloudTrail Lake domain: event data stores, channels and their
-//! resource policies, ingestion (PutAuditEvents) and queries. Who the
-//! caller is and what it may do is the `iam` crate's answer.
+//! resource policies, ingestion (PutAuditEvents), queries, and the record
+//! of Cairn's own API calls. Who the caller is and what it may do is the
+//! `iam` crate's answer.
 //!
 //! Operations are plain async functions over the generated wire types and
 //! the storage interfaces; they know nothing of HTTP. Every error is an
@@ -9,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod arn;
+mod audit;
 mod authz;
 mod channels;
 mod eds;
@@ -18,6 +20,7 @@ mod paging;
 mod queries;
 mod records;
 
+pub use audit::{ApiCall, AuditTrail};
 pub use iam::Caller;
 pub use ingest::IngestOutcome;
 pub use maintain::Maintenance;

@@ -137,7 +137,17 @@ async fn cloudtrail_records_have_the_management_event_columns() {
     .unwrap();
     assert_eq!(
         out.columns,
-        vec!["userName", "bucket", "range", "readOnly", "arn", "n", "creationDate", "tlsVersion", "eventTime"]
+        vec![
+            "userName",
+            "bucket",
+            "range",
+            "readOnly",
+            "arn",
+            "n",
+            "creationDate",
+            "tlsVersion",
+            "eventTime"
+        ]
     );
     assert_eq!(
         out.rows,

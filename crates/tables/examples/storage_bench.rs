@@ -14,6 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use flate2::{write::GzEncoder, Compression};
+use query::Layout;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::io::Write;
@@ -21,7 +22,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use query::Layout;
 use tables::{LoggedEvent, TableSpec, Tables};
 
 const EDS: &str = "be4c4b00-0000-4000-8000-000000000001";
@@ -80,10 +80,12 @@ struct Run {
     rss_peak_kib: u64,
     log_bytes: u64,
     table_bytes: u64,
+    disk_bytes: u64,
 }
 
 /// The `i`-th benchmark event: a source record with its own time and a
-/// fresh random eventID, as real ones are.
+/// fresh random eventID and requestID, as real ones are (repeated ids would
+/// flatter the columnar format more than gzip's 32 KiB window).
 fn event(records: &[Value], i: usize, n: usize) -> Value {
     let start = time::OffsetDateTime::now_utc() - time::Duration::days(DAYS);
     let step_ms = (DAYS * 86_400_000) / i64::try_from(n).unwrap().max(1);
@@ -91,6 +93,9 @@ fn event(records: &[Value], i: usize, n: usize) -> Value {
     let mut rec = records[i % records.len()].clone();
     rec["eventTime"] = json!(rfc3339(when).replace(".000", ""));
     rec["eventID"] = json!(uuid::Uuid::new_v4().to_string());
+    if rec.get("requestID").is_some_and(Value::is_string) {
+        rec["requestID"] = json!(uuid::Uuid::new_v4().to_string());
+    }
     rec
 }
 
@@ -185,7 +190,11 @@ async fn run(
     done.store(true, Ordering::Relaxed);
     sampler.join().unwrap();
 
-    let table_bytes = dir_bytes(&work.path().join("tables").join(EDS));
+    // What the table keeps: the files its current version references and
+    // its log. The files compaction replaced stay on disk until vacuum.
+    let dir = work.path().join("tables").join(EDS);
+    let table_bytes = tables.data_bytes(EDS).await.unwrap() + dir_bytes(&dir.join("_delta_log"));
+    let disk_bytes = dir_bytes(&dir);
     if std::env::var_os("KEEP").is_some() {
         println!(
             "{layout:?} table kept at {}",
@@ -203,6 +212,7 @@ async fn run(
         rss_peak_kib: peak.load(Ordering::Relaxed),
         log_bytes,
         table_bytes,
+        disk_bytes,
     }
 }
 
@@ -291,6 +301,10 @@ async fn main() {
             per_event(gz_bytes, runs[0])
         )
     });
+    row(
+        "table directory before vacuum (with replaced files)",
+        &|r| format!("{:.1} MB", r.disk_bytes as f64 / 1e6),
+    );
     row("Delta table (zstd Parquet + log)", &|r| {
         format!(
             "{:.1} MB, {:.0} B/event",

@@ -108,6 +108,20 @@ impl Tables {
         })
     }
 
+    /// Bytes of the Parquet files the table's current version references:
+    /// its size once replaced files are vacuumed.
+    pub async fn data_bytes(&self, id: &str) -> Result<u64> {
+        let table = self.table(id).await?;
+        if table.version().is_none() {
+            return Ok(0);
+        }
+        let files = table.snapshot().map_err(delta(id))?.log_data();
+        Ok(files
+            .iter()
+            .map(|f| u64::try_from(f.size()).unwrap_or(0))
+            .sum())
+    }
+
     /// Deletes files that no current commit references (compacted,
     /// expired, or written by a flush that crashed before committing) once
     /// they are an hour old. Returns how many were deleted.

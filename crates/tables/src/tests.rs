@@ -371,7 +371,14 @@ async fn cloudtrail_records_get_the_cloudtrail_layout_beside_integration_tables(
     let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
         .unwrap()
         .to_string();
-    for want in ["t1", "t2", "alice", r#"{"x":[1,2]}"#, "arn:aws:s3:::b", "true"] {
+    for want in [
+        "t1",
+        "t2",
+        "alice",
+        r#"{"x":[1,2]}"#,
+        "arn:aws:s3:::b",
+        "true",
+    ] {
         assert!(text.contains(want), "{want} missing from\n{text}");
     }
     assert_eq!(event_ids(&f.tables, EDS).await.0, ["e0000"]);
