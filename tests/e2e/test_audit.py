@@ -1,5 +1,6 @@
 """Cairn records its own API calls as CloudTrail events (management events; PutAuditEvents as data events on the
-channel), delivered to the event data stores whose advanced event selectors take them, and queryable with SQL.
+channel), delivered to the event data stores whose advanced event selectors take them, and queryable with SQL;
+management events are also in the account's event history, which LookupEvents reads.
 
 Records are written by a background writer a moment after each call, so the tests poll with a query until the
 calls they made show up.
@@ -10,12 +11,16 @@ from __future__ import annotations
 import time
 import uuid
 
+import datetime
+import json
+
 from cairn_e2e import (
     MANAGEMENT_SELECTORS,
     Creds,
     audit_event,
     event_data,
     expect_error,
+    run_aws,
     run_query,
     setup_integration,
 )
@@ -191,3 +196,86 @@ def test_invalid_selectors_are_refused(server, owner):
     ):
         expect_error(("InvalidEventSelectorsException", "InvalidParameterException"), 400,
                      ct.create_event_data_store, Name=f"bad-{uuid.uuid4().hex[:6]}", AdvancedEventSelectors=selectors)
+
+
+def lookup_until(ct, done, timeout: float = 20.0, **kw) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        events = ct.lookup_events(**kw)["Events"]
+        if done(events):
+            return events
+        assert time.monotonic() < deadline, f"after {timeout}s, lookup_events({kw}) gave {events}"
+        time.sleep(0.2)
+
+
+def test_lookup_events_reads_the_accounts_management_history(server, owner, partner):
+    ct = server.ct(owner)
+    iam = server.client("iam", owner)
+    user = f"looker-{uuid.uuid4().hex[:6]}"
+    iam.create_user(UserName=user)
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = server.ct(Creds(owner.account_id, key["AccessKeyId"], key["SecretAccessKey"]))
+    expect_error("AccessDeniedException", 403, as_user.list_channels)
+    for _ in range(3):
+        ct.list_event_data_stores()
+    server.ct(partner).list_channels()  # another account's history
+
+    mine = lookup_until(ct, lambda ev: any(e["EventName"] == "ListChannels" for e in ev),
+                        LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": user}])
+    assert [e["EventName"] for e in mine] == ["ListChannels"], mine
+    denied = json.loads(mine[0]["CloudTrailEvent"])
+    assert denied["errorCode"] == "AccessDeniedException"
+    assert denied["userIdentity"]["userName"] == user
+    assert mine[0]["AccessKeyId"] == key["AccessKeyId"] and mine[0]["ReadOnly"] == "true"
+    assert mine[0]["EventSource"] == "cloudtrail.amazonaws.com" and mine[0]["Username"] == user
+    assert isinstance(mine[0]["EventTime"], datetime.datetime)
+
+    # Newest first, paged with NextToken, no repeats.
+    lists = lookup_until(ct, lambda ev: len(ev) >= 3,
+                         LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ListEventDataStores"}])
+    assert len(lists) == 3
+    times = [e["EventTime"] for e in lists]
+    assert times == sorted(times, reverse=True)
+    seen, token = [], None
+    while True:
+        kw = {"MaxResults": 1, "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": "ListEventDataStores"}]}
+        if token:
+            kw["NextToken"] = token
+        page = ct.lookup_events(**kw)
+        assert len(page["Events"]) <= 1
+        seen += [e["EventId"] for e in page["Events"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert seen == [e["EventId"] for e in lists]
+    by_id = ct.lookup_events(LookupAttributes=[{"AttributeKey": "EventId", "AttributeValue": seen[1]}])["Events"]
+    assert [e["EventId"] for e in by_id] == [seen[1]]
+
+    # The user's events are the owner account's, never the partner's; a time range before them finds nothing.
+    assert not ct.lookup_events(LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": "root"}],
+                                EndTime=datetime.datetime(2020, 1, 1))["Events"]
+    partner_events = server.ct(partner).lookup_events(
+        LookupAttributes=[{"AttributeKey": "Username", "AttributeValue": user}])["Events"]
+    assert partner_events == []
+    writes = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ReadOnly", "AttributeValue": "false"}])["Events"]
+    assert {"CreateUser", "CreateAccessKey"} <= {e["EventName"] for e in writes}
+    assert all(e["ReadOnly"] == "false" for e in writes)
+
+    # The AWS CLI, as users run it.
+    r = run_aws(server.endpoint, ["cloudtrail", "lookup-events", "--lookup-attributes",
+                                  f"AttributeKey=Username,AttributeValue={user}", "--max-results", "5"], creds=owner)
+    assert r.rc == 0, r.display
+    assert [e["EventName"] for e in r.out["Events"]] == ["ListChannels"]
+
+    # Bad input: two attributes, an inverted time range, a foreign token, MaxResults out of range.
+    expect_error("InvalidLookupAttributesException", 400, ct.lookup_events, LookupAttributes=[
+        {"AttributeKey": "Username", "AttributeValue": "a"}, {"AttributeKey": "EventName", "AttributeValue": "b"}])
+    expect_error("InvalidTimeRangeException", 400, ct.lookup_events,
+                 StartTime=datetime.datetime(2026, 2, 1), EndTime=datetime.datetime(2026, 1, 1))
+    expect_error("InvalidNextTokenException", 400, ct.lookup_events, NextToken="not-a-token")
+    expect_error(("InvalidMaxResultsException", "InvalidParameterException"), 400, ct.lookup_events, MaxResults=51)
+    r = run_aws(server.endpoint, ["cloudtrail", "lookup-events", "--lookup-attributes",
+                                  "AttributeKey=NoSuchKey,AttributeValue=x"], creds=owner)
+    assert r.rc != 0, r.display
+    # A user without cloudtrail:LookupEvents is refused.
+    expect_error("AccessDeniedException", 403, as_user.lookup_events)

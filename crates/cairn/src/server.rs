@@ -892,5 +892,6 @@ async fn cloudtrail(
         "CancelQuery" => CancelQueryRequest, cancel_query;
         "StartEventDataStoreIngestion" => StartEventDataStoreIngestionRequest, start_event_data_store_ingestion;
         "StopEventDataStoreIngestion" => StopEventDataStoreIngestionRequest, stop_event_data_store_ingestion;
+        "LookupEvents" => LookupEventsRequest, lookup_events;
     })
 }

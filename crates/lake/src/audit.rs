@@ -7,7 +7,8 @@
 //! Recording is off the request path: the handler queues the record and a
 //! background task writes batches to the ingest log, so an API call never
 //! waits for its own audit record (AWS, too, delivers management events
-//! minutes after the call). A record is queryable once it is in the log.
+//! minutes after the call). A record is queryable once it is in the log;
+//! management events also go to the account's event history (LookupEvents).
 
 use crate::eds::Store;
 use crate::Lake;
@@ -156,8 +157,10 @@ impl Lake {
     async fn deliver(&self, batch: &[Pending]) {
         let mut stores: HashMap<&str, Vec<Store>> = HashMap::new();
         let mut lines = Vec::new();
+        let mut history = Vec::new();
         for p in batch {
             for account in &p.accounts {
+                history.extend(crate::history::history_event(account, &p.record));
                 if !stores.contains_key(account.as_str()) {
                     let taking = match self.stores(account) {
                         Ok(all) => all
@@ -184,6 +187,11 @@ impl Lake {
                 if let Ok(line) = serde_json::to_vec(&LoggedEvent { eds, record }) {
                     lines.push(line);
                 }
+            }
+        }
+        if !history.is_empty() {
+            if let Err(e) = self.meta.append_history(&history) {
+                tracing::error!(error = %e, events = history.len(), "audit: event history could not be written");
             }
         }
         if lines.is_empty() {

@@ -14,6 +14,7 @@ mod audit;
 mod authz;
 mod channels;
 mod eds;
+mod history;
 mod ingest;
 mod maintain;
 mod paging;

@@ -94,10 +94,15 @@ impl Lake {
         Ok(report)
     }
 
-    /// Drops the days past each store's retention and purges the stores
-    /// whose PENDING_DELETION window has passed.
+    /// Drops the days past each store's retention and the event history
+    /// past its 90 days, and purges the stores whose PENDING_DELETION
+    /// window has passed.
     pub async fn enforce_retention(&self) -> Result<(), ApiError> {
         let now = self.now();
+        let dropped = self.expire_history(now)?;
+        if dropped > 0 {
+            tracing::info!(events = dropped, "dropped event history older than 90 days");
+        }
         for (account, s) in self.all_stores()? {
             let deleted_at = OffsetDateTime::from_unix_timestamp(s.updated as i64)
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH);

@@ -5,10 +5,12 @@
 //! embedded defaults without touching the domain code.
 #![warn(missing_docs)]
 
+mod history;
 mod log;
 mod meta;
 mod space;
 
+pub use history::{HistoryEvent, HistoryHit, HistoryQuery};
 pub use log::{IngestLog, LogStats};
 pub use meta::{AccessKey, Account, Metadata, SqliteMetadata};
 pub use space::{DiskFull, DiskGuard};

@@ -4,6 +4,7 @@
 //! documents keyed by (kind, account, id) with an optional unique name, so
 //! the domain owns their shape and new members need no migration.
 
+use crate::history::{self, HistoryEvent, HistoryHit, HistoryQuery};
 use crate::{Error, Result};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -56,6 +57,12 @@ pub trait Metadata: Send + Sync {
     fn set_access_key_status(&self, access_key_id: &str, status: &str) -> Result<bool>;
     /// Deletes a key; false when there was none.
     fn delete_access_key(&self, access_key_id: &str) -> Result<bool>;
+    /// Keeps management events in their accounts' event history.
+    fn append_history(&self, events: &[HistoryEvent]) -> Result<()>;
+    /// One page of an account's event history, newest first.
+    fn lookup_history(&self, query: &HistoryQuery<'_>) -> Result<Vec<HistoryHit>>;
+    /// Drops history older than `before_ms` (epoch milliseconds); returns how many events.
+    fn expire_history(&self, before_ms: i64) -> Result<usize>;
     /// Inserts a new resource document; `Conflict` when the id or the name is taken.
     fn insert(
         &self,
@@ -146,6 +153,7 @@ impl SqliteMetadata {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(history::SCHEMA)?;
         Ok(Self {
             conn: Mutex::new(conn),
         })
@@ -171,6 +179,18 @@ fn row_to_key(row: &rusqlite::Row<'_>) -> rusqlite::Result<AccessKey> {
 }
 
 impl Metadata for SqliteMetadata {
+    fn append_history(&self, events: &[HistoryEvent]) -> Result<()> {
+        self.with(|conn| history::append(conn, events))
+    }
+
+    fn lookup_history(&self, query: &HistoryQuery<'_>) -> Result<Vec<HistoryHit>> {
+        self.with(|conn| history::lookup(conn, query))
+    }
+
+    fn expire_history(&self, before_ms: i64) -> Result<usize> {
+        self.with(|conn| history::expire(conn, before_ms))
+    }
+
     fn insert_account(&self, account: &Account, root_key: &AccessKey) -> Result<()> {
         self.with(|conn| {
             let tx = conn.transaction()?;

@@ -26,6 +26,7 @@ SERVICES = {
         "PutResourcePolicy", "GetResourcePolicy", "DeleteResourcePolicy",
         "StartQuery", "DescribeQuery", "GetQueryResults", "ListQueries", "CancelQuery",
         "StartEventDataStoreIngestion", "StopEventDataStoreIngestion",
+        "LookupEvents",
     ]),
     "cloudtrail_data": ("cloudtrail-data/2021-08-11/service-2.json", ["PutAuditEvents"]),
 }

@@ -85,7 +85,9 @@ with_query_model_codes! {
     InvalidDateRange = "InvalidDateRangeException", 400;
     InvalidEventDataStoreCategory = "InvalidEventDataStoreCategoryException", 400;
     InvalidEventDataStoreStatus = "InvalidEventDataStoreStatusException", 400;
+    InvalidEventCategory = "InvalidEventCategoryException", 400;
     InvalidEventSelectors = "InvalidEventSelectorsException", 400;
+    InvalidLookupAttributes = "InvalidLookupAttributesException", 400;
     InvalidMaxResults = "InvalidMaxResultsException", 400;
     InvalidNextToken = "InvalidNextTokenException", 400;
     InvalidParameter = "InvalidParameterException", 400;
@@ -93,6 +95,7 @@ with_query_model_codes! {
     InvalidQueryStatus = "InvalidQueryStatusException", 400;
     InvalidSource = "InvalidSourceException", 400;
     InvalidTagParameter = "InvalidTagParameterException", 400;
+    InvalidTimeRange = "InvalidTimeRangeException", 400;
     MaxConcurrentQueries = "MaxConcurrentQueriesException", 429;
     OperationNotPermitted = "OperationNotPermittedException", 400;
     QueryIdNotFound = "QueryIdNotFoundException", 404;

@@ -826,6 +826,41 @@ impl Destination {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(rename = "EventId", skip_serializing_if = "Option::is_none")]
+    pub event_id: Option<String>,
+    #[serde(rename = "EventName", skip_serializing_if = "Option::is_none")]
+    pub event_name: Option<String>,
+    #[serde(rename = "ReadOnly", skip_serializing_if = "Option::is_none")]
+    pub read_only: Option<String>,
+    #[serde(rename = "AccessKeyId", skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<String>,
+    #[serde(rename = "EventTime", skip_serializing_if = "Option::is_none")]
+    pub event_time: Option<f64>,
+    #[serde(rename = "EventSource", skip_serializing_if = "Option::is_none")]
+    pub event_source: Option<String>,
+    #[serde(rename = "Username", skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(rename = "Resources", skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<Resource>>,
+    #[serde(rename = "CloudTrailEvent", skip_serializing_if = "Option::is_none")]
+    pub cloud_trail_event: Option<String>,
+}
+
+impl Event {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.resources {
+            let p = format!("{path}.Resources");
+            for item0 in x.iter() {
+                item0.validate_into(v, &format!("{p}.member"));
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventDataStore {
     #[serde(rename = "EventDataStoreArn", skip_serializing_if = "Option::is_none")]
     pub event_data_store_arn: Option<String>,
@@ -1535,6 +1570,108 @@ impl ListQueriesResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LookupAttribute {
+    #[serde(rename = "AttributeKey", skip_serializing_if = "Option::is_none")]
+    pub attribute_key: Option<String>,
+    #[serde(rename = "AttributeValue", skip_serializing_if = "Option::is_none")]
+    pub attribute_value: Option<String>,
+}
+
+impl LookupAttribute {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if self.attribute_key.is_none() {
+            v.missing(path, "AttributeKey");
+        }
+        if let Some(x) = &self.attribute_key {
+            let p = format!("{path}.AttributeKey");
+            v.one_of(
+                x,
+                &p,
+                &[
+                    "EventId",
+                    "EventName",
+                    "ReadOnly",
+                    "Username",
+                    "ResourceType",
+                    "ResourceName",
+                    "EventSource",
+                    "AccessKeyId",
+                ],
+            );
+        }
+        if self.attribute_value.is_none() {
+            v.missing(path, "AttributeValue");
+        }
+        if let Some(x) = &self.attribute_value {
+            let p = format!("{path}.AttributeValue");
+            v.min_len(x, &p, 1);
+            v.max_len(x, &p, 2000);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LookupEventsRequest {
+    #[serde(rename = "LookupAttributes", skip_serializing_if = "Option::is_none")]
+    pub lookup_attributes: Option<Vec<LookupAttribute>>,
+    #[serde(rename = "StartTime", skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<f64>,
+    #[serde(rename = "EndTime", skip_serializing_if = "Option::is_none")]
+    pub end_time: Option<f64>,
+    #[serde(rename = "EventCategory", skip_serializing_if = "Option::is_none")]
+    pub event_category: Option<String>,
+    #[serde(rename = "MaxResults", skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+impl LookupEventsRequest {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.lookup_attributes {
+            let p = format!("{path}.LookupAttributes");
+            for item0 in x.iter() {
+                item0.validate_into(v, &format!("{p}.member"));
+            }
+        }
+        if let Some(x) = &self.event_category {
+            let p = format!("{path}.EventCategory");
+            v.one_of(x, &p, &["insight"]);
+        }
+        if let Some(x) = &self.max_results {
+            let p = format!("{path}.MaxResults");
+            v.min_num(*x, &p, 1);
+            v.max_num(*x, &p, 50);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LookupEventsResponse {
+    #[serde(rename = "Events", skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<Event>>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+impl LookupEventsResponse {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.events {
+            let p = format!("{path}.Events");
+            for item0 in x.iter() {
+                item0.validate_into(v, &format!("{p}.member"));
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PartitionKey {
     #[serde(rename = "Name", skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -1716,6 +1853,21 @@ pub struct QueryStatisticsForDescribeQuery {
 }
 
 impl QueryStatisticsForDescribeQuery {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    #[serde(rename = "ResourceType", skip_serializing_if = "Option::is_none")]
+    pub resource_type: Option<String>,
+    #[serde(rename = "ResourceName", skip_serializing_if = "Option::is_none")]
+    pub resource_name: Option<String>,
+}
+
+impl Resource {
     /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
     pub fn validate_into(&self, v: &mut Validator, path: &str) {
         let _ = (&v, path);
