@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// events are refused below it (default: 5% of the file system, at most 64).
     #[arg(long, env = "CAIRN_RESERVED_SPACE_MB")]
     reserved_space_mb: Option<u64>,
+    /// The directory StartImport may read `file:///…` sources from (only
+    /// directories under it); without it, local imports are refused.
+    #[arg(long, env = "CAIRN_IMPORT_DIR")]
+    import_dir: Option<PathBuf>,
     /// Runs Cairn's clock this many seconds ahead (or behind): for testing
     /// time-dependent behaviour such as session expiry.
     #[arg(
@@ -198,7 +202,8 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         args.data_dir.join("query-results"),
         Some(clock.clone()),
     )
-    .map_err(|e| anyhow::anyhow!(e.message))?;
+    .map_err(|e| anyhow::anyhow!(e.message))?
+    .with_import_dir(args.import_dir.clone());
     let lake = Arc::new(lake);
     let (stop_upkeep, upkeep_stopped) = tokio::sync::watch::channel(false);
     let upkeep = lake.spawn_maintenance(
@@ -893,5 +898,10 @@ async fn cloudtrail(
         "StartEventDataStoreIngestion" => StartEventDataStoreIngestionRequest, start_event_data_store_ingestion;
         "StopEventDataStoreIngestion" => StopEventDataStoreIngestionRequest, stop_event_data_store_ingestion;
         "LookupEvents" => LookupEventsRequest, lookup_events;
+        "StartImport" => StartImportRequest, start_import;
+        "GetImport" => GetImportRequest, get_import;
+        "ListImports" => ListImportsRequest, list_imports;
+        "ListImportFailures" => ListImportFailuresRequest, list_import_failures;
+        "StopImport" => StopImportRequest, stop_import;
     })
 }

@@ -1,7 +1,7 @@
 //! The CloudTrail Lake domain: event data stores, channels and their
-//! resource policies, ingestion (PutAuditEvents), queries, and the record
-//! of Cairn's own API calls. Who the caller is and what it may do is the
-//! `iam` crate's answer.
+//! resource policies, ingestion (PutAuditEvents), imports of CloudTrail log
+//! files, queries, and the record of Cairn's own API calls. Who the caller
+//! is and what it may do is the `iam` crate's answer.
 //!
 //! Operations are plain async functions over the generated wire types and
 //! the storage interfaces; they know nothing of HTTP. Every error is an
@@ -15,6 +15,7 @@ mod authz;
 mod channels;
 mod eds;
 mod history;
+mod imports;
 mod ingest;
 mod maintain;
 mod paging;
@@ -77,6 +78,8 @@ pub struct Lake {
     /// Serialises control-plane writes so that check-then-write sequences
     /// (name uniqueness across kinds, quotas, "EDS used by a channel") hold.
     control: tokio::sync::Mutex<()>,
+    /// The directory `file://` imports may read (none: no local imports).
+    import_dir: Option<PathBuf>,
 }
 
 impl Lake {
@@ -110,9 +113,17 @@ impl Lake {
             results_dir,
             running: Mutex::new(Default::default()),
             control: tokio::sync::Mutex::new(()),
+            import_dir: None,
         };
         lake.fail_interrupted_queries()?;
+        lake.fail_interrupted_imports()?;
         Ok(lake)
+    }
+
+    /// Lets `file://` imports read directories under `dir`.
+    pub fn with_import_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.import_dir = dir;
+        self
     }
 
     /// The region this node serves.

@@ -180,7 +180,11 @@ impl Sender {
         let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let error = (status >= 300).then(|| {
             header_code
-                .or_else(|| body["__type"].as_str().map(|t| t.rsplit('#').next().unwrap_or(t).to_string()))
+                .or_else(|| {
+                    body["__type"]
+                        .as_str()
+                        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
+                })
                 .unwrap_or_else(|| format!("HTTP {status}"))
         });
         Ok(Answer {
@@ -218,7 +222,11 @@ fn templates(path: &PathBuf) -> Result<Vec<Value>> {
     )?;
     let mut out = Vec::new();
     for item in doc["items"].as_array().into_iter().flatten() {
-        for e in item["request"]["auditEvents"].as_array().into_iter().flatten() {
+        for e in item["request"]["auditEvents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             let data = match &e["eventData"] {
                 Value::String(s) => serde_json::from_str(s).ok(),
                 v @ Value::Object(_) => Some(v.clone()),
@@ -339,7 +347,8 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let deadline = started + Duration::from_secs(args.duration);
     let remaining = Arc::new(std::sync::atomic::AtomicI64::new(
-        args.requests.map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+        args.requests
+            .map_or(i64::MAX, |n| i64::try_from(n).unwrap_or(i64::MAX)),
     ));
     let mut tasks = Vec::new();
     for c in 0..args.connections {
@@ -349,7 +358,11 @@ async fn main() -> Result<()> {
             path.clone(),
             remaining.clone(),
         );
-        let (account, n, bounded) = (creds.account_id.clone(), args.batch, args.requests.is_some());
+        let (account, n, bounded) = (
+            creds.account_id.clone(),
+            args.batch,
+            args.requests.is_some(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             let mut i = c * 7;
@@ -444,7 +457,10 @@ async fn main() -> Result<()> {
         } else {
             format!("{:?}", all.errors)
         },
-        peak.map_or("not measured (give --server-pid)".to_string(), |k| format!("{} MiB", k / 1024)),
+        peak.map_or("not measured (give --server-pid)".to_string(), |k| format!(
+            "{} MiB",
+            k / 1024
+        )),
     );
     if args.json {
         println!("{summary}");

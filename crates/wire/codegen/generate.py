@@ -27,6 +27,7 @@ SERVICES = {
         "StartQuery", "DescribeQuery", "GetQueryResults", "ListQueries", "CancelQuery",
         "StartEventDataStoreIngestion", "StopEventDataStoreIngestion",
         "LookupEvents",
+        "StartImport", "GetImport", "ListImports", "ListImportFailures", "StopImport",
     ]),
     "cloudtrail_data": ("cloudtrail-data/2021-08-11/service-2.json", ["PutAuditEvents"]),
 }

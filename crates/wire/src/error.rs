@@ -69,6 +69,7 @@ with_query_model_codes! {
     InvalidChannelArn = "InvalidChannelARN", 400;
     DataUnsupportedOperation = "UnsupportedOperationException", 400;
     // cloudtrail (awsJson1_1).
+    AccountHasOngoingImport = "AccountHasOngoingImportException", 400;
     ChannelArnInvalid = "ChannelARNInvalidException", 400;
     ChannelAlreadyExists = "ChannelAlreadyExistsException", 400;
     ChannelExistsForEds = "ChannelExistsForEDSException", 400;
@@ -80,12 +81,14 @@ with_query_model_codes! {
     EventDataStoreMaxLimitExceeded = "EventDataStoreMaxLimitExceededException", 400;
     EventDataStoreNotFound = "EventDataStoreNotFoundException", 404;
     EventDataStoreTerminationProtected = "EventDataStoreTerminationProtectedException", 400;
+    ImportNotFound = "ImportNotFoundException", 400;
     InactiveEventDataStore = "InactiveEventDataStoreException", 400;
     InactiveQuery = "InactiveQueryException", 400;
     InvalidDateRange = "InvalidDateRangeException", 400;
     InvalidEventDataStoreCategory = "InvalidEventDataStoreCategoryException", 400;
     InvalidEventDataStoreStatus = "InvalidEventDataStoreStatusException", 400;
     InvalidEventCategory = "InvalidEventCategoryException", 400;
+    InvalidImportSource = "InvalidImportSourceException", 400;
     InvalidEventSelectors = "InvalidEventSelectorsException", 400;
     InvalidLookupAttributes = "InvalidLookupAttributesException", 400;
     InvalidMaxResults = "InvalidMaxResultsException", 400;

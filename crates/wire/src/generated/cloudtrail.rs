@@ -1159,6 +1159,95 @@ impl GetEventDataStoreResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetImportRequest {
+    #[serde(rename = "ImportId", skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+}
+
+impl GetImportRequest {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if self.import_id.is_none() {
+            v.missing(path, "ImportId");
+        }
+        if let Some(x) = &self.import_id {
+            let p = format!("{path}.ImportId");
+            v.min_len(x, &p, 36);
+            v.max_len(x, &p, 36);
+            v.pattern(x, &p, "^[a-f0-9\\-]+$");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GetImportResponse {
+    #[serde(rename = "ImportId", skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+    #[serde(rename = "Destinations", skip_serializing_if = "Option::is_none")]
+    pub destinations: Option<Vec<String>>,
+    #[serde(rename = "ImportSource", skip_serializing_if = "Option::is_none")]
+    pub import_source: Option<ImportSource>,
+    #[serde(rename = "StartEventTime", skip_serializing_if = "Option::is_none")]
+    pub start_event_time: Option<f64>,
+    #[serde(rename = "EndEventTime", skip_serializing_if = "Option::is_none")]
+    pub end_event_time: Option<f64>,
+    #[serde(rename = "ImportStatus", skip_serializing_if = "Option::is_none")]
+    pub import_status: Option<String>,
+    #[serde(rename = "CreatedTimestamp", skip_serializing_if = "Option::is_none")]
+    pub created_timestamp: Option<f64>,
+    #[serde(rename = "UpdatedTimestamp", skip_serializing_if = "Option::is_none")]
+    pub updated_timestamp: Option<f64>,
+    #[serde(rename = "ImportStatistics", skip_serializing_if = "Option::is_none")]
+    pub import_statistics: Option<ImportStatistics>,
+}
+
+impl GetImportResponse {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.import_id {
+            let p = format!("{path}.ImportId");
+            v.min_len(x, &p, 36);
+            v.max_len(x, &p, 36);
+            v.pattern(x, &p, "^[a-f0-9\\-]+$");
+        }
+        if let Some(x) = &self.destinations {
+            let p = format!("{path}.Destinations");
+            v.min_items(x.len(), &p, 1);
+            v.max_items(x.len(), &p, 1);
+            for item0 in x.iter() {
+                v.min_len(item0, &format!("{p}.member"), 3);
+                v.max_len(item0, &format!("{p}.member"), 256);
+                v.pattern(item0, &format!("{p}.member"), "^[a-zA-Z0-9._/\\-:]+$");
+            }
+        }
+        if let Some(x) = &self.import_source {
+            let p = format!("{path}.ImportSource");
+            x.validate_into(v, &p);
+        }
+        if let Some(x) = &self.import_status {
+            let p = format!("{path}.ImportStatus");
+            v.one_of(
+                x,
+                &p,
+                &[
+                    "INITIALIZING",
+                    "IN_PROGRESS",
+                    "FAILED",
+                    "STOPPED",
+                    "COMPLETED",
+                ],
+            );
+        }
+        if let Some(x) = &self.import_statistics {
+            let p = format!("{path}.ImportStatistics");
+            x.validate_into(v, &p);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct GetQueryResultsRequest {
     #[serde(rename = "EventDataStore", skip_serializing_if = "Option::is_none")]
     pub event_data_store: Option<String>,
@@ -1325,6 +1414,123 @@ impl GetResourcePolicyResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportFailureListItem {
+    #[serde(rename = "Location", skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    #[serde(rename = "Status", skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(rename = "ErrorType", skip_serializing_if = "Option::is_none")]
+    pub error_type: Option<String>,
+    #[serde(rename = "ErrorMessage", skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    #[serde(rename = "LastUpdatedTime", skip_serializing_if = "Option::is_none")]
+    pub last_updated_time: Option<f64>,
+}
+
+impl ImportFailureListItem {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.status {
+            let p = format!("{path}.Status");
+            v.one_of(x, &p, &["FAILED", "RETRY", "SUCCEEDED"]);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportSource {
+    #[serde(rename = "S3", skip_serializing_if = "Option::is_none")]
+    pub s3: Option<S3ImportSource>,
+}
+
+impl ImportSource {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if self.s3.is_none() {
+            v.missing(path, "S3");
+        }
+        if let Some(x) = &self.s3 {
+            let p = format!("{path}.S3");
+            x.validate_into(v, &p);
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportStatistics {
+    #[serde(rename = "PrefixesFound", skip_serializing_if = "Option::is_none")]
+    pub prefixes_found: Option<i64>,
+    #[serde(rename = "PrefixesCompleted", skip_serializing_if = "Option::is_none")]
+    pub prefixes_completed: Option<i64>,
+    #[serde(rename = "FilesCompleted", skip_serializing_if = "Option::is_none")]
+    pub files_completed: Option<i64>,
+    #[serde(rename = "EventsCompleted", skip_serializing_if = "Option::is_none")]
+    pub events_completed: Option<i64>,
+    #[serde(rename = "FailedEntries", skip_serializing_if = "Option::is_none")]
+    pub failed_entries: Option<i64>,
+}
+
+impl ImportStatistics {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportsListItem {
+    #[serde(rename = "ImportId", skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+    #[serde(rename = "ImportStatus", skip_serializing_if = "Option::is_none")]
+    pub import_status: Option<String>,
+    #[serde(rename = "Destinations", skip_serializing_if = "Option::is_none")]
+    pub destinations: Option<Vec<String>>,
+    #[serde(rename = "CreatedTimestamp", skip_serializing_if = "Option::is_none")]
+    pub created_timestamp: Option<f64>,
+    #[serde(rename = "UpdatedTimestamp", skip_serializing_if = "Option::is_none")]
+    pub updated_timestamp: Option<f64>,
+}
+
+impl ImportsListItem {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.import_id {
+            let p = format!("{path}.ImportId");
+            v.min_len(x, &p, 36);
+            v.max_len(x, &p, 36);
+            v.pattern(x, &p, "^[a-f0-9\\-]+$");
+        }
+        if let Some(x) = &self.import_status {
+            let p = format!("{path}.ImportStatus");
+            v.one_of(
+                x,
+                &p,
+                &[
+                    "INITIALIZING",
+                    "IN_PROGRESS",
+                    "FAILED",
+                    "STOPPED",
+                    "COMPLETED",
+                ],
+            );
+        }
+        if let Some(x) = &self.destinations {
+            let p = format!("{path}.Destinations");
+            v.min_items(x.len(), &p, 1);
+            v.max_items(x.len(), &p, 1);
+            for item0 in x.iter() {
+                v.min_len(item0, &format!("{p}.member"), 3);
+                v.max_len(item0, &format!("{p}.member"), 256);
+                v.pattern(item0, &format!("{p}.member"), "^[a-zA-Z0-9._/\\-:]+$");
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IngestionStatus {
     #[serde(
         rename = "LatestIngestionSuccessTime",
@@ -1471,6 +1677,147 @@ impl ListEventDataStoresResponse {
         let _ = (&v, path);
         if let Some(x) = &self.event_data_stores {
             let p = format!("{path}.EventDataStores");
+            for item0 in x.iter() {
+                item0.validate_into(v, &format!("{p}.member"));
+            }
+        }
+        if let Some(x) = &self.next_token {
+            let p = format!("{path}.NextToken");
+            v.min_len(x, &p, 4);
+            v.max_len(x, &p, 1000);
+            v.pattern(x, &p, ".*");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListImportFailuresRequest {
+    #[serde(rename = "ImportId", skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+    #[serde(rename = "MaxResults", skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+impl ListImportFailuresRequest {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if self.import_id.is_none() {
+            v.missing(path, "ImportId");
+        }
+        if let Some(x) = &self.import_id {
+            let p = format!("{path}.ImportId");
+            v.min_len(x, &p, 36);
+            v.max_len(x, &p, 36);
+            v.pattern(x, &p, "^[a-f0-9\\-]+$");
+        }
+        if let Some(x) = &self.max_results {
+            let p = format!("{path}.MaxResults");
+            v.min_num(*x, &p, 1);
+            v.max_num(*x, &p, 1000);
+        }
+        if let Some(x) = &self.next_token {
+            let p = format!("{path}.NextToken");
+            v.min_len(x, &p, 4);
+            v.max_len(x, &p, 1000);
+            v.pattern(x, &p, ".*");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListImportFailuresResponse {
+    #[serde(rename = "Failures", skip_serializing_if = "Option::is_none")]
+    pub failures: Option<Vec<ImportFailureListItem>>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+impl ListImportFailuresResponse {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.failures {
+            let p = format!("{path}.Failures");
+            for item0 in x.iter() {
+                item0.validate_into(v, &format!("{p}.member"));
+            }
+        }
+        if let Some(x) = &self.next_token {
+            let p = format!("{path}.NextToken");
+            v.min_len(x, &p, 4);
+            v.max_len(x, &p, 1000);
+            v.pattern(x, &p, ".*");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListImportsRequest {
+    #[serde(rename = "MaxResults", skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<i64>,
+    #[serde(rename = "Destination", skip_serializing_if = "Option::is_none")]
+    pub destination: Option<String>,
+    #[serde(rename = "ImportStatus", skip_serializing_if = "Option::is_none")]
+    pub import_status: Option<String>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+impl ListImportsRequest {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.max_results {
+            let p = format!("{path}.MaxResults");
+            v.min_num(*x, &p, 1);
+            v.max_num(*x, &p, 1000);
+        }
+        if let Some(x) = &self.destination {
+            let p = format!("{path}.Destination");
+            v.min_len(x, &p, 3);
+            v.max_len(x, &p, 256);
+            v.pattern(x, &p, "^[a-zA-Z0-9._/\\-:]+$");
+        }
+        if let Some(x) = &self.import_status {
+            let p = format!("{path}.ImportStatus");
+            v.one_of(
+                x,
+                &p,
+                &[
+                    "INITIALIZING",
+                    "IN_PROGRESS",
+                    "FAILED",
+                    "STOPPED",
+                    "COMPLETED",
+                ],
+            );
+        }
+        if let Some(x) = &self.next_token {
+            let p = format!("{path}.NextToken");
+            v.min_len(x, &p, 4);
+            v.max_len(x, &p, 1000);
+            v.pattern(x, &p, ".*");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListImportsResponse {
+    #[serde(rename = "Imports", skip_serializing_if = "Option::is_none")]
+    pub imports: Option<Vec<ImportsListItem>>,
+    #[serde(rename = "NextToken", skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+impl ListImportsResponse {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.imports {
+            let p = format!("{path}.Imports");
             for item0 in x.iter() {
                 item0.validate_into(v, &format!("{p}.member"));
             }
@@ -1993,6 +2340,35 @@ impl RestoreEventDataStoreResponse {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct S3ImportSource {
+    #[serde(rename = "S3LocationUri", skip_serializing_if = "Option::is_none")]
+    pub s3_location_uri: Option<String>,
+    #[serde(rename = "S3BucketRegion", skip_serializing_if = "Option::is_none")]
+    pub s3_bucket_region: Option<String>,
+    #[serde(
+        rename = "S3BucketAccessRoleArn",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub s3_bucket_access_role_arn: Option<String>,
+}
+
+impl S3ImportSource {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if self.s3_location_uri.is_none() {
+            v.missing(path, "S3LocationUri");
+        }
+        if self.s3_bucket_region.is_none() {
+            v.missing(path, "S3BucketRegion");
+        }
+        if self.s3_bucket_access_role_arn.is_none() {
+            v.missing(path, "S3BucketAccessRoleArn");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SourceConfig {
     #[serde(rename = "ApplyToAllRegions", skip_serializing_if = "Option::is_none")]
     pub apply_to_all_regions: Option<bool>,
@@ -2045,6 +2421,108 @@ impl StartEventDataStoreIngestionResponse {
     /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
     pub fn validate_into(&self, v: &mut Validator, path: &str) {
         let _ = (&v, path);
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StartImportRequest {
+    #[serde(rename = "Destinations", skip_serializing_if = "Option::is_none")]
+    pub destinations: Option<Vec<String>>,
+    #[serde(rename = "ImportSource", skip_serializing_if = "Option::is_none")]
+    pub import_source: Option<ImportSource>,
+    #[serde(rename = "StartEventTime", skip_serializing_if = "Option::is_none")]
+    pub start_event_time: Option<f64>,
+    #[serde(rename = "EndEventTime", skip_serializing_if = "Option::is_none")]
+    pub end_event_time: Option<f64>,
+    #[serde(rename = "ImportId", skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+}
+
+impl StartImportRequest {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.destinations {
+            let p = format!("{path}.Destinations");
+            v.min_items(x.len(), &p, 1);
+            v.max_items(x.len(), &p, 1);
+            for item0 in x.iter() {
+                v.min_len(item0, &format!("{p}.member"), 3);
+                v.max_len(item0, &format!("{p}.member"), 256);
+                v.pattern(item0, &format!("{p}.member"), "^[a-zA-Z0-9._/\\-:]+$");
+            }
+        }
+        if let Some(x) = &self.import_source {
+            let p = format!("{path}.ImportSource");
+            x.validate_into(v, &p);
+        }
+        if let Some(x) = &self.import_id {
+            let p = format!("{path}.ImportId");
+            v.min_len(x, &p, 36);
+            v.max_len(x, &p, 36);
+            v.pattern(x, &p, "^[a-f0-9\\-]+$");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StartImportResponse {
+    #[serde(rename = "ImportId", skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+    #[serde(rename = "Destinations", skip_serializing_if = "Option::is_none")]
+    pub destinations: Option<Vec<String>>,
+    #[serde(rename = "ImportSource", skip_serializing_if = "Option::is_none")]
+    pub import_source: Option<ImportSource>,
+    #[serde(rename = "StartEventTime", skip_serializing_if = "Option::is_none")]
+    pub start_event_time: Option<f64>,
+    #[serde(rename = "EndEventTime", skip_serializing_if = "Option::is_none")]
+    pub end_event_time: Option<f64>,
+    #[serde(rename = "ImportStatus", skip_serializing_if = "Option::is_none")]
+    pub import_status: Option<String>,
+    #[serde(rename = "CreatedTimestamp", skip_serializing_if = "Option::is_none")]
+    pub created_timestamp: Option<f64>,
+    #[serde(rename = "UpdatedTimestamp", skip_serializing_if = "Option::is_none")]
+    pub updated_timestamp: Option<f64>,
+}
+
+impl StartImportResponse {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.import_id {
+            let p = format!("{path}.ImportId");
+            v.min_len(x, &p, 36);
+            v.max_len(x, &p, 36);
+            v.pattern(x, &p, "^[a-f0-9\\-]+$");
+        }
+        if let Some(x) = &self.destinations {
+            let p = format!("{path}.Destinations");
+            v.min_items(x.len(), &p, 1);
+            v.max_items(x.len(), &p, 1);
+            for item0 in x.iter() {
+                v.min_len(item0, &format!("{p}.member"), 3);
+                v.max_len(item0, &format!("{p}.member"), 256);
+                v.pattern(item0, &format!("{p}.member"), "^[a-zA-Z0-9._/\\-:]+$");
+            }
+        }
+        if let Some(x) = &self.import_source {
+            let p = format!("{path}.ImportSource");
+            x.validate_into(v, &p);
+        }
+        if let Some(x) = &self.import_status {
+            let p = format!("{path}.ImportStatus");
+            v.one_of(
+                x,
+                &p,
+                &[
+                    "INITIALIZING",
+                    "IN_PROGRESS",
+                    "FAILED",
+                    "STOPPED",
+                    "COMPLETED",
+                ],
+            );
+        }
     }
 }
 
@@ -2164,6 +2642,95 @@ impl StopEventDataStoreIngestionResponse {
     /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
     pub fn validate_into(&self, v: &mut Validator, path: &str) {
         let _ = (&v, path);
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StopImportRequest {
+    #[serde(rename = "ImportId", skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+}
+
+impl StopImportRequest {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if self.import_id.is_none() {
+            v.missing(path, "ImportId");
+        }
+        if let Some(x) = &self.import_id {
+            let p = format!("{path}.ImportId");
+            v.min_len(x, &p, 36);
+            v.max_len(x, &p, 36);
+            v.pattern(x, &p, "^[a-f0-9\\-]+$");
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StopImportResponse {
+    #[serde(rename = "ImportId", skip_serializing_if = "Option::is_none")]
+    pub import_id: Option<String>,
+    #[serde(rename = "ImportSource", skip_serializing_if = "Option::is_none")]
+    pub import_source: Option<ImportSource>,
+    #[serde(rename = "Destinations", skip_serializing_if = "Option::is_none")]
+    pub destinations: Option<Vec<String>>,
+    #[serde(rename = "ImportStatus", skip_serializing_if = "Option::is_none")]
+    pub import_status: Option<String>,
+    #[serde(rename = "CreatedTimestamp", skip_serializing_if = "Option::is_none")]
+    pub created_timestamp: Option<f64>,
+    #[serde(rename = "UpdatedTimestamp", skip_serializing_if = "Option::is_none")]
+    pub updated_timestamp: Option<f64>,
+    #[serde(rename = "StartEventTime", skip_serializing_if = "Option::is_none")]
+    pub start_event_time: Option<f64>,
+    #[serde(rename = "EndEventTime", skip_serializing_if = "Option::is_none")]
+    pub end_event_time: Option<f64>,
+    #[serde(rename = "ImportStatistics", skip_serializing_if = "Option::is_none")]
+    pub import_statistics: Option<ImportStatistics>,
+}
+
+impl StopImportResponse {
+    /// Checks the model's constraints: required members, lengths, ranges, enums, patterns.
+    pub fn validate_into(&self, v: &mut Validator, path: &str) {
+        let _ = (&v, path);
+        if let Some(x) = &self.import_id {
+            let p = format!("{path}.ImportId");
+            v.min_len(x, &p, 36);
+            v.max_len(x, &p, 36);
+            v.pattern(x, &p, "^[a-f0-9\\-]+$");
+        }
+        if let Some(x) = &self.import_source {
+            let p = format!("{path}.ImportSource");
+            x.validate_into(v, &p);
+        }
+        if let Some(x) = &self.destinations {
+            let p = format!("{path}.Destinations");
+            v.min_items(x.len(), &p, 1);
+            v.max_items(x.len(), &p, 1);
+            for item0 in x.iter() {
+                v.min_len(item0, &format!("{p}.member"), 3);
+                v.max_len(item0, &format!("{p}.member"), 256);
+                v.pattern(item0, &format!("{p}.member"), "^[a-zA-Z0-9._/\\-:]+$");
+            }
+        }
+        if let Some(x) = &self.import_status {
+            let p = format!("{path}.ImportStatus");
+            v.one_of(
+                x,
+                &p,
+                &[
+                    "INITIALIZING",
+                    "IN_PROGRESS",
+                    "FAILED",
+                    "STOPPED",
+                    "COMPLETED",
+                ],
+            );
+        }
+        if let Some(x) = &self.import_statistics {
+            let p = format!("{path}.ImportStatistics");
+            x.validate_into(v, &p);
+        }
     }
 }
 

@@ -1,0 +1,693 @@
+//! Imports of CloudTrail log files into an event data store: StartImport,
+//! GetImport, ListImports, ListImportFailures, StopImport, with AWS's rules
+//! (spec §9): only gzip-compressed log files under a `CloudTrail` prefix,
+//! digest files skipped, one failure entry per bad file while the rest
+//! import, one import at a time per account, and a retry by ImportId that
+//! resumes after the files already imported.
+//!
+//! Sources are `file:///path` directories under the operator's
+//! `--import-dir` (a Cairn extension: it keeps API callers from reading
+//! anything else on the host). `s3://` sources are not read yet.
+//!
+//! Events go through the ingest log like any other, each file's in one
+//! append, so an imported file is durable and queryable as a whole. A
+//! crash between that append and the record of the file's completion
+//! imports the file again on retry: its events would then appear twice.
+
+use crate::arn;
+use crate::{epoch, from_doc, paging, storage, to_doc, Caller, Lake};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tables::LoggedEvent;
+use wire::cloudtrail::*;
+use wire::{ApiError, ErrorCode};
+
+pub(crate) const KIND: &str = "import";
+
+/// The largest log file read (AWS: 50 MB compressed).
+const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
+
+/// The path component that CloudTrail log files live under.
+const LOGS: &str = "CloudTrail";
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Stats {
+    prefixes_found: i64,
+    prefixes_completed: i64,
+    files_completed: i64,
+    events_completed: i64,
+    failed_entries: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Failure {
+    location: String,
+    status: String,
+    error_type: String,
+    error_message: String,
+    time: f64,
+}
+
+/// A stored import.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Import {
+    id: String,
+    account: String,
+    destination: String,
+    /// The destination store's id (its table).
+    eds_id: String,
+    source: S3ImportSource,
+    start_event_time: Option<f64>,
+    end_event_time: Option<f64>,
+    status: String,
+    created: f64,
+    updated: f64,
+    stats: Stats,
+    /// Files imported (paths relative to the source), skipped on retry.
+    done: BTreeSet<String>,
+    failures: Vec<Failure>,
+}
+
+impl Import {
+    fn is_ongoing(&self) -> bool {
+        self.status == "INITIALIZING" || self.status == "IN_PROGRESS"
+    }
+
+    fn statistics(&self) -> ImportStatistics {
+        ImportStatistics {
+            prefixes_found: Some(self.stats.prefixes_found),
+            prefixes_completed: Some(self.stats.prefixes_completed),
+            files_completed: Some(self.stats.files_completed),
+            events_completed: Some(self.stats.events_completed),
+            failed_entries: Some(self.stats.failed_entries),
+        }
+    }
+}
+
+fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError::new(code, message)
+}
+
+fn not_found(id: &str) -> ApiError {
+    err(
+        ErrorCode::ImportNotFound,
+        format!(
+            "There is no import {id} in this account: ListImports shows the imports there are."
+        ),
+    )
+}
+
+/// The log files under `root`: `.json.gz` and anything else under a
+/// `CloudTrail` directory (the others become failures), never digests.
+/// Paths are relative to `root`, sorted.
+fn log_files(root: &Path) -> std::io::Result<Vec<String>> {
+    let inside = root.components().any(|c| c.as_os_str() == LOGS);
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let path = entry.path();
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                if entry.file_name() != "CloudTrail-Digest" {
+                    stack.push(path);
+                }
+            } else if kind.is_file() {
+                let rel = path.strip_prefix(root).unwrap_or(&path);
+                let under_logs = inside || rel.components().any(|c| c.as_os_str() == LOGS);
+                if under_logs {
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The CloudTrail records of one log file, or why it cannot be imported:
+/// (error type, message).
+fn read_log_file(path: &Path) -> Result<Vec<Value>, (String, String)> {
+    let fail = |t: &str, m: String| (t.to_string(), m);
+    let meta = std::fs::metadata(path).map_err(|e| fail("FileReadError", e.to_string()))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(
+            "FileTooLarge",
+            format!(
+                "The file is {} bytes; log files over 50 MB are not imported.",
+                meta.len()
+            ),
+        ));
+    }
+    let raw = std::fs::read(path).map_err(|e| fail("FileReadError", e.to_string()))?;
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return Err(fail(
+            "InvalidFileFormat",
+            "The file is not gzip-compressed: only CloudTrail log files (.json.gz) are imported."
+                .into(),
+        ));
+    }
+    let mut text = Vec::new();
+    flate2::read::MultiGzDecoder::new(&raw[..])
+        .read_to_end(&mut text)
+        .map_err(|e| {
+            fail(
+                "InvalidFileFormat",
+                format!("The gzip data is damaged: {e}."),
+            )
+        })?;
+    let doc: Value = serde_json::from_slice(&text).map_err(|e| {
+        fail(
+            "InvalidFileFormat",
+            format!("The file is not a CloudTrail log file (JSON: {e})."),
+        )
+    })?;
+    match doc.get("Records").and_then(Value::as_array) {
+        Some(records) => Ok(records.clone()),
+        None => Err(fail(
+            "InvalidFileFormat",
+            "The file is not a CloudTrail log file: it has no \"Records\" list.".into(),
+        )),
+    }
+}
+
+/// Seconds since the epoch of a record's eventTime.
+fn record_time(r: &Value) -> Option<f64> {
+    let t = time::OffsetDateTime::parse(
+        r.get("eventTime")?.as_str()?,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .ok()?;
+    Some(epoch(t))
+}
+
+impl Lake {
+    fn save_import(&self, i: &Import, new: bool) -> Result<(), ApiError> {
+        let doc = to_doc(i)?;
+        if new {
+            self.meta.insert(KIND, &i.account, &i.id, None, &doc)
+        } else {
+            self.meta
+                .replace(KIND, &i.account, &i.id, None, &doc)
+                .map(|_| ())
+        }
+        .map_err(storage)
+    }
+
+    fn load_import(&self, account: &str, id: &str) -> Result<Import, ApiError> {
+        match self.meta.get(KIND, account, id).map_err(storage)? {
+            Some(doc) => from_doc(&doc),
+            None => Err(not_found(id)),
+        }
+    }
+
+    fn imports(&self, account: &str) -> Result<Vec<Import>, ApiError> {
+        self.meta
+            .list(KIND, account)
+            .map_err(storage)?
+            .iter()
+            .map(|d| from_doc(d))
+            .collect()
+    }
+
+    /// Marks imports that a restart interrupted as FAILED: a retry by
+    /// ImportId resumes them.
+    pub(crate) fn fail_interrupted_imports(&self) -> Result<(), ApiError> {
+        for account in self.meta.accounts().map_err(storage)? {
+            for mut i in self.imports(&account.id)? {
+                if i.is_ongoing() {
+                    i.status = "FAILED".into();
+                    i.updated = epoch(self.now());
+                    self.save_import(&i, false)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The directory a `file://` URI names, if the operator allows it.
+    fn source_dir(&self, uri: &str) -> Result<PathBuf, ApiError> {
+        let bad = |m: String| err(ErrorCode::InvalidImportSource, m);
+        if uri.starts_with("s3://") {
+            return Err(bad(format!("Cairn cannot read S3 sources yet: copy the bucket's AWSLogs/… tree to a directory under the server's --import-dir and import file:///that/directory instead of {uri}.")));
+        }
+        let Some(path) = uri.strip_prefix("file://") else {
+            return Err(bad(format!(
+                "S3LocationUri {uri} is neither s3://bucket/prefix nor file:///absolute/path."
+            )));
+        };
+        let Some(allowed) = &self.import_dir else {
+            return Err(bad("This Cairn server does not import local files: start it with --import-dir DIR and import directories under DIR.".into()));
+        };
+        let dir = std::fs::canonicalize(path)
+            .map_err(|e| bad(format!("Cannot open the import source {path}: {e}.")))?;
+        let allowed = std::fs::canonicalize(allowed).unwrap_or_else(|_| allowed.clone());
+        if !dir.starts_with(&allowed) {
+            return Err(bad(format!(
+                "{path} is outside the server's import directory: import directories under {}.",
+                allowed.display()
+            )));
+        }
+        if !dir.is_dir() {
+            return Err(bad(format!("{path} is not a directory.")));
+        }
+        Ok(dir)
+    }
+
+    /// StartImport: a new import, or a retry of a failed or stopped one.
+    pub async fn start_import(
+        self: &Arc<Self>,
+        caller: &Caller,
+        input: StartImportRequest,
+    ) -> Result<StartImportResponse, ApiError> {
+        let _guard = self.control.lock().await;
+        let now = epoch(self.now());
+        let mut import = match &input.import_id {
+            Some(id) => {
+                self.allow(caller, "cloudtrail:StartImport", "*", Default::default())?;
+                let i = self.load_import(&caller.account_id, id)?;
+                if !matches!(i.status.as_str(), "FAILED" | "STOPPED") {
+                    return Err(err(
+                        ErrorCode::InvalidParameter,
+                        format!(
+                            "Import {id} is {}; only a FAILED or STOPPED import can be retried.",
+                            i.status
+                        ),
+                    ));
+                }
+                i
+            }
+            None => {
+                let destination = match input.destinations.as_deref() {
+                    Some([d]) => d.clone(),
+                    _ => return Err(err(ErrorCode::InvalidParameter, "A new import needs Destinations with exactly one event data store ARN (and ImportSource); to retry an import, pass its ImportId alone.")),
+                };
+                let source = input.import_source.as_ref().and_then(|s| s.s3.clone()).ok_or_else(|| {
+                    err(ErrorCode::InvalidParameter, "A new import needs ImportSource.S3 with S3LocationUri, S3BucketRegion and S3BucketAccessRoleArn.")
+                })?;
+                if arn::named(&destination, "eventdatastore").is_none() {
+                    return Err(err(
+                        ErrorCode::EventDataStoreArnInvalid,
+                        format!("{destination} is not an event data store ARN."),
+                    ));
+                }
+                let store =
+                    self.authorized_store(caller, "cloudtrail:StartImport", &destination)?;
+                if store.takes_integration_events() {
+                    return Err(err(ErrorCode::InvalidEventDataStoreCategory, format!("Event data store {} holds integration events (ActivityAuditLog); CloudTrail log files go into a store of CloudTrail events.", store.arn)));
+                }
+                // A store created with StartIngestion false holds only what
+                // is imported into it (AWS's advice for copying trail events).
+                if !matches!(store.status.as_str(), "ENABLED" | "STOPPED_INGESTION") {
+                    return Err(err(ErrorCode::InvalidEventDataStoreStatus, format!("Event data store {} is {}; imports go into ENABLED or STOPPED_INGESTION stores.", store.arn, store.status)));
+                }
+                if let (Some(a), Some(b)) = (input.start_event_time, input.end_event_time) {
+                    if a > b {
+                        return Err(err(
+                            ErrorCode::InvalidParameter,
+                            "StartEventTime is after EndEventTime.",
+                        ));
+                    }
+                }
+                self.source_dir(source.s3_location_uri.as_deref().unwrap_or_default())?;
+                Import {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    account: caller.account_id.clone(),
+                    destination: store.arn.clone(),
+                    eds_id: store.id.clone(),
+                    source,
+                    start_event_time: input.start_event_time,
+                    end_event_time: input.end_event_time,
+                    status: String::new(),
+                    created: now,
+                    updated: now,
+                    stats: Stats::default(),
+                    done: BTreeSet::new(),
+                    failures: Vec::new(),
+                }
+            }
+        };
+        if let Some(other) = self
+            .imports(&caller.account_id)?
+            .iter()
+            .find(|i| i.is_ongoing())
+        {
+            return Err(err(ErrorCode::AccountHasOngoingImport, format!("Import {} is still {}: an account runs one import at a time. Wait for it, or StopImport it.", other.id, other.status)));
+        }
+        let new = import.status.is_empty();
+        import.status = "INITIALIZING".into();
+        import.updated = now;
+        // A retry tries the failed files again.
+        import.failures.clear();
+        import.stats.failed_entries = 0;
+        self.save_import(&import, new)?;
+        let lake = self.clone();
+        let (account, id) = (import.account.clone(), import.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = lake.run_import(&account, &id).await {
+                tracing::error!(import = %id, error = %e.message, "import failed");
+                if let Ok(mut i) = lake.load_import(&account, &id) {
+                    i.status = "FAILED".into();
+                    i.updated = epoch(lake.now());
+                    let _ = lake.save_import(&i, false);
+                }
+            }
+        });
+        Ok(StartImportResponse {
+            import_id: Some(import.id),
+            destinations: Some(vec![import.destination]),
+            import_source: Some(ImportSource {
+                s3: Some(import.source),
+            }),
+            start_event_time: import.start_event_time,
+            end_event_time: import.end_event_time,
+            import_status: Some(import.status),
+            created_timestamp: Some(import.created),
+            updated_timestamp: Some(import.updated),
+        })
+    }
+
+    /// Imports the files of import `id` not imported yet.
+    async fn run_import(&self, account: &str, id: &str) -> Result<(), ApiError> {
+        let mut import = self.load_import(account, id)?;
+        let uri = import.source.s3_location_uri.clone().unwrap_or_default();
+        let root = self.source_dir(&uri)?;
+        let files = {
+            let root = root.clone();
+            tokio::task::spawn_blocking(move || log_files(&root))
+                .await
+                .map_err(|e| crate::internal(format!("listing the import source failed: {e}")))?
+                .map_err(|e| {
+                    err(
+                        ErrorCode::InvalidImportSource,
+                        format!("Cannot list {uri}: {e}."),
+                    )
+                })?
+        };
+        let prefix = |f: &str| {
+            Path::new(f)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default()
+        };
+        let prefixes: BTreeSet<PathBuf> = files.iter().map(|f| prefix(f)).collect();
+        import.stats.prefixes_found = prefixes.len() as i64;
+        import.status = "IN_PROGRESS".into();
+        import.updated = epoch(self.now());
+        self.save_import(&import, false)?;
+        let range = (import.start_event_time, import.end_event_time);
+        let todo: Vec<&String> = files.iter().filter(|f| !import.done.contains(*f)).collect();
+        for file in todo {
+            // StopImport takes effect between files.
+            if self.load_import(account, id)?.status == "STOPPED" {
+                return Ok(());
+            }
+            let path = root.join(file);
+            let read = tokio::task::spawn_blocking(move || read_log_file(&path))
+                .await
+                .map_err(|e| crate::internal(format!("reading a log file failed: {e}")))?;
+            let now = epoch(self.now());
+            match read {
+                Err((error_type, error_message)) => {
+                    import.failures.push(Failure {
+                        location: format!("{uri}/{file}"),
+                        status: "FAILED".into(),
+                        error_type,
+                        error_message,
+                        time: now,
+                    });
+                    import.stats.failed_entries += 1;
+                }
+                Ok(records) => {
+                    let mut lines = Vec::with_capacity(records.len());
+                    for record in records {
+                        let Some(t) = record_time(&record) else {
+                            import.stats.failed_entries += 1;
+                            continue;
+                        };
+                        if range.0.is_some_and(|s| t < s) || range.1.is_some_and(|e| t > e) {
+                            continue;
+                        }
+                        let line = serde_json::to_vec(&LoggedEvent {
+                            eds: vec![import.eds_id.clone()],
+                            record,
+                        })
+                        .map_err(|e| crate::internal(format!("could not encode an event: {e}")))?;
+                        lines.push(line);
+                    }
+                    if !lines.is_empty() {
+                        self.disk.admit().map_err(|full| {
+                            err(ErrorCode::InternalFailure, format!("The disk is (nearly) full ({full}); the import stopped. Free space and retry it by ImportId."))
+                        })?;
+                        self.log.append(&lines).await.map_err(|e| {
+                            err(ErrorCode::InternalFailure, format!("The events could not be stored ({e}); retry the import by ImportId."))
+                        })?;
+                    }
+                    import.stats.events_completed += lines.len() as i64;
+                    import.stats.files_completed += 1;
+                    import.done.insert(file.clone());
+                }
+            }
+            import.stats.prefixes_completed = prefixes
+                .iter()
+                .filter(|p| {
+                    files
+                        .iter()
+                        .filter(|f| prefix(f) == **p)
+                        .all(|f| import.done.contains(f))
+                })
+                .count() as i64;
+            import.updated = now;
+            // Keep the status another call (StopImport) may have set.
+            let _guard = self.control.lock().await;
+            import.status = self.load_import(account, id)?.status;
+            self.save_import(&import, false)?;
+        }
+        let _guard = self.control.lock().await;
+        // Files that failed leave the import FAILED (as AWS reports an
+        // import that completed with failures); a retry tries them again.
+        import.status = if import.failures.is_empty() {
+            "COMPLETED".into()
+        } else {
+            "FAILED".into()
+        };
+        import.updated = epoch(self.now());
+        self.save_import(&import, false)
+    }
+
+    /// GetImport.
+    pub async fn get_import(
+        &self,
+        caller: &Caller,
+        input: GetImportRequest,
+    ) -> Result<GetImportResponse, ApiError> {
+        self.allow(caller, "cloudtrail:GetImport", "*", Default::default())?;
+        let i = self.load_import(
+            &caller.account_id,
+            input.import_id.as_deref().unwrap_or_default(),
+        )?;
+        Ok(GetImportResponse {
+            import_id: Some(i.id.clone()),
+            destinations: Some(vec![i.destination.clone()]),
+            import_source: Some(ImportSource {
+                s3: Some(i.source.clone()),
+            }),
+            start_event_time: i.start_event_time,
+            end_event_time: i.end_event_time,
+            import_status: Some(i.status.clone()),
+            created_timestamp: Some(i.created),
+            updated_timestamp: Some(i.updated),
+            import_statistics: Some(i.statistics()),
+        })
+    }
+
+    /// StopImport: an ongoing import stops after the file it is on.
+    pub async fn stop_import(
+        &self,
+        caller: &Caller,
+        input: StopImportRequest,
+    ) -> Result<StopImportResponse, ApiError> {
+        self.allow(caller, "cloudtrail:StopImport", "*", Default::default())?;
+        let _guard = self.control.lock().await;
+        let mut i = self.load_import(
+            &caller.account_id,
+            input.import_id.as_deref().unwrap_or_default(),
+        )?;
+        if i.is_ongoing() {
+            i.status = "STOPPED".into();
+            i.updated = epoch(self.now());
+            self.save_import(&i, false)?;
+        }
+        Ok(StopImportResponse {
+            import_id: Some(i.id.clone()),
+            import_source: Some(ImportSource {
+                s3: Some(i.source.clone()),
+            }),
+            destinations: Some(vec![i.destination.clone()]),
+            import_status: Some(i.status.clone()),
+            created_timestamp: Some(i.created),
+            updated_timestamp: Some(i.updated),
+            start_event_time: i.start_event_time,
+            end_event_time: i.end_event_time,
+            import_statistics: Some(i.statistics()),
+        })
+    }
+
+    /// ListImports, newest first.
+    pub async fn list_imports(
+        &self,
+        caller: &Caller,
+        input: ListImportsRequest,
+    ) -> Result<ListImportsResponse, ApiError> {
+        self.allow(caller, "cloudtrail:ListImports", "*", Default::default())?;
+        let size = paging::page_size(input.max_results, 1000, 1000)?;
+        let start = paging::offset("imports", input.next_token.as_deref())?;
+        if let Some(d) = &input.destination {
+            if arn::named(d, "eventdatastore").is_none() {
+                return Err(err(
+                    ErrorCode::EventDataStoreArnInvalid,
+                    format!("{d} is not an event data store ARN."),
+                ));
+            }
+        }
+        let mut all: Vec<Import> =
+            self.imports(&caller.account_id)?
+                .into_iter()
+                .filter(|i| {
+                    input.destination.as_ref().is_none_or(|d| {
+                        *d == i.destination || d.ends_with(&format!("/{}", i.eds_id))
+                    })
+                })
+                .filter(|i| input.import_status.as_ref().is_none_or(|s| *s == i.status))
+                .collect();
+        all.sort_by(|a, b| b.created.total_cmp(&a.created));
+        let items: Vec<ImportsListItem> = all
+            .into_iter()
+            .map(|i| ImportsListItem {
+                import_id: Some(i.id),
+                import_status: Some(i.status),
+                destinations: Some(vec![i.destination]),
+                created_timestamp: Some(i.created),
+                updated_timestamp: Some(i.updated),
+            })
+            .collect();
+        let (page, next) = paging::page("imports", &items, start, size);
+        Ok(ListImportsResponse {
+            imports: Some(page),
+            next_token: next,
+        })
+    }
+
+    /// ListImportFailures: one entry per file that could not be imported.
+    pub async fn list_import_failures(
+        &self,
+        caller: &Caller,
+        input: ListImportFailuresRequest,
+    ) -> Result<ListImportFailuresResponse, ApiError> {
+        self.allow(
+            caller,
+            "cloudtrail:ListImportFailures",
+            "*",
+            Default::default(),
+        )?;
+        let i = self.load_import(
+            &caller.account_id,
+            input.import_id.as_deref().unwrap_or_default(),
+        )?;
+        let size = paging::page_size(input.max_results, 1000, 1000)?;
+        let start = paging::offset("failures", input.next_token.as_deref())?;
+        let items: Vec<ImportFailureListItem> = i
+            .failures
+            .into_iter()
+            .map(|f| ImportFailureListItem {
+                location: Some(f.location),
+                status: Some(f.status),
+                error_type: Some(f.error_type),
+                error_message: Some(f.error_message),
+                last_updated_time: Some(f.time),
+            })
+            .collect();
+        let (page, next) = paging::page("failures", &items, start, size);
+        Ok(ListImportFailuresResponse {
+            failures: Some(page),
+            next_token: next,
+        })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gz(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(text.as_bytes()).unwrap();
+        std::fs::write(path, e.finish().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn only_files_under_cloudtrail_count_and_digests_never() {
+        let d = tempfile::tempdir().unwrap();
+        let base = d.path().join("AWSLogs/111122223333");
+        gz(
+            &base.join("CloudTrail/us-east-1/2024/01/02/a.json.gz"),
+            "{}",
+        );
+        gz(
+            &base.join("CloudTrail-Digest/us-east-1/2024/01/02/d.json.gz"),
+            "{}",
+        );
+        gz(&base.join("Config/us-east-1/x.json.gz"), "{}");
+        std::fs::write(
+            base.join("CloudTrail/us-east-1/2024/01/02/plain.json"),
+            "{}",
+        )
+        .unwrap();
+        assert_eq!(
+            log_files(d.path()).unwrap(),
+            [
+                "AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/a.json.gz",
+                "AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/plain.json",
+            ]
+        );
+        // A source inside the CloudTrail prefix takes everything below it.
+        let inner = base.join("CloudTrail/us-east-1");
+        assert_eq!(
+            log_files(&inner).unwrap(),
+            ["2024/01/02/a.json.gz", "2024/01/02/plain.json"]
+        );
+    }
+
+    #[test]
+    fn log_files_must_be_gzipped_cloudtrail_records() {
+        let d = tempfile::tempdir().unwrap();
+        let good = d.path().join("good.json.gz");
+        gz(
+            &good,
+            r#"{"Records":[{"eventTime":"2024-01-02T03:04:05Z"}]}"#,
+        );
+        assert_eq!(read_log_file(&good).unwrap().len(), 1);
+        let plain = d.path().join("plain.json");
+        std::fs::write(&plain, r#"{"Records":[]}"#).unwrap();
+        assert_eq!(read_log_file(&plain).unwrap_err().0, "InvalidFileFormat");
+        let other = d.path().join("other.json.gz");
+        gz(&other, r#"{"configurationItems":[]}"#);
+        assert!(read_log_file(&other).unwrap_err().1.contains("Records"));
+        let broken = d.path().join("broken.json.gz");
+        gz(&broken, "{\"Records\":[");
+        assert_eq!(read_log_file(&broken).unwrap_err().0, "InvalidFileFormat");
+        assert_eq!(
+            record_time(&serde_json::json!({"eventTime": "2024-01-02T03:04:05Z"})),
+            Some(1_704_164_645.0)
+        );
+        assert_eq!(record_time(&serde_json::json!({})), None);
+    }
+}
