@@ -9,13 +9,14 @@ import collections
 import gzip
 import json
 import shutil
+import subprocess
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from cairn_e2e import create_integration_eds, expect_error, run_query
+from cairn_e2e import cairn_bin, create_integration_eds, expect_error, run_query
 
 CASES = Path(__file__).resolve().parents[3] / "shared" / "cases" / "data"
 REAL = CASES / "real" / "invictus_aws_dataset" / "CloudTrail"
@@ -209,3 +210,30 @@ def test_a_server_without_an_import_dir_refuses_local_imports(server, owner, tmp
     e = expect_error("InvalidImportSourceException", 400, ct.start_import, Destinations=[eds_arn],
                      ImportSource=source(tmp_path))
     assert "--import-dir" in e.response["Error"]["Message"]
+
+
+def test_cairn_import_command_shows_progress_and_a_summary(importer):
+    srv, root = importer
+    ct = srv.ct(srv.root)
+    bucket = root / "cli"
+    records = real_bucket(bucket)
+    (bucket / "AWSLogs" / ACCOUNT / "CloudTrail" / "us-east-1" / "notes.txt").write_text("not a log file")
+    _, eds = cloudtrail_store(ct)
+    cmd = [str(cairn_bin()), "import", str(bucket), "--event-data-store", eds, "--endpoint", srv.endpoint,
+           "--data-dir", str(srv.data_dir)]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    # One bad file: the rest are imported, the file is named, and the exit code says so.
+    assert p.returncode == 1, p.stdout + p.stderr
+    assert f"55 files, {len(records)} events imported, 1 failed entries" in p.stdout, p.stdout
+    assert "notes.txt (InvalidFileFormat: The file is not gzip-compressed" in p.stdout, p.stdout
+    assert "start-import --import-id" in p.stderr, p.stderr
+    assert run_query(ct, f"SELECT COUNT(*) AS n FROM {eds}").dicts() == [{"n": str(len(records))}]
+    # Retried after the bad file is gone: completes, imports nothing twice.
+    (bucket / "AWSLogs" / ACCOUNT / "CloudTrail" / "us-east-1" / "notes.txt").unlink()
+    import_id = p.stderr.split("import ", 1)[1].split(":", 1)[0]
+    ct.start_import(ImportId=import_id)
+    assert wait_import(ct, import_id)["ImportStatus"] == "COMPLETED"
+    assert run_query(ct, f"SELECT COUNT(*) AS n FROM {eds}").dicts() == [{"n": str(len(records))}]
+    # A path outside the server's import directory is refused with the server's reason.
+    p = subprocess.run([*cmd[:2], "/tmp", *cmd[3:]], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 1 and "InvalidImportSourceException" in p.stderr, p.stderr

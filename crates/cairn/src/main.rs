@@ -3,6 +3,7 @@
 mod convert;
 mod datadir;
 mod explain;
+mod import;
 mod server;
 
 use anyhow::Context;
@@ -31,6 +32,9 @@ enum Command {
     },
     /// Turn CloudTrail log files into PutAuditEvents batch files.
     Convert(convert::ConvertArgs),
+    /// Import a directory of CloudTrail log files (.json.gz) into an event
+    /// data store through the running server's StartImport.
+    Import(import::ImportArgs),
     /// Why a request was denied: the policies considered, the statements
     /// that matched, the one that decided and what was missing.
     Explain {
@@ -68,6 +72,7 @@ fn main() -> std::process::ExitCode {
             command: AccountsCommand::Create { data_dir, name },
         } => create_account(&data_dir, &name),
         Command::Convert(args) => convert::run(args),
+        Command::Import(args) => import::run(args),
         Command::Explain {
             request_id,
             data_dir,

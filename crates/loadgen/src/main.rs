@@ -9,20 +9,13 @@
 //! cost of self-audit can be compared).
 
 use anyhow::{bail, Context, Result};
-use aws_credential_types::Credentials;
-use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
-use aws_sigv4::sign::v4;
-use aws_smithy_runtime_api::client::identity::Identity;
-use bytes::Bytes;
 use clap::Parser;
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::{connect::HttpConnector, Client};
-use hyper_util::rt::TokioExecutor;
+use client::{read_credentials, Sender};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 #[derive(Parser, Debug)]
 #[command(name = "cairn-loadgen", version, about)]
@@ -64,155 +57,6 @@ struct Args {
     /// Print the summary as one JSON object as well.
     #[arg(long)]
     json: bool,
-}
-
-struct Creds {
-    access_key_id: String,
-    secret_access_key: String,
-    account_id: String,
-}
-
-fn read_credentials(path: &PathBuf) -> Result<Creds> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading credentials from {}", path.display()))?;
-    let get = |key: &str| {
-        text.lines()
-            .filter_map(|l| l.split_once('='))
-            .find(|(k, _)| k.trim() == key)
-            .map(|(_, v)| v.trim().to_string())
-            .with_context(|| format!("{} has no {key}", path.display()))
-    };
-    Ok(Creds {
-        access_key_id: get("aws_access_key_id")?,
-        secret_access_key: get("aws_secret_access_key")?,
-        account_id: get("aws_account_id")?,
-    })
-}
-
-/// Signs and sends requests; one per process, shared by the connections.
-struct Sender {
-    client: Client<HttpConnector, Full<Bytes>>,
-    endpoint: String,
-    host: String,
-    region: String,
-    identity: Identity,
-}
-
-/// What one request came back with.
-struct Answer {
-    status: u16,
-    /// The error code of a failed request.
-    error: Option<String>,
-    body: Value,
-}
-
-impl Sender {
-    fn new(args: &Args, creds: &Creds) -> Result<Self> {
-        let uri: http::Uri = args.endpoint.parse().context("--endpoint is not a URL")?;
-        let host = uri
-            .authority()
-            .context("--endpoint has no host")?
-            .to_string();
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_max_idle_per_host(args.connections)
-            .build(connector);
-        Ok(Self {
-            client,
-            endpoint: args.endpoint.trim_end_matches('/').to_string(),
-            host,
-            region: args.region.clone(),
-            identity: Credentials::new(
-                &creds.access_key_id,
-                &creds.secret_access_key,
-                None,
-                None,
-                "cairn-loadgen",
-            )
-            .into(),
-        })
-    }
-
-    /// Sends `body` to `path_and_query`, signed for `service` as the SDKs sign.
-    async fn send(
-        &self,
-        service: &str,
-        path_and_query: &str,
-        headers: &[(&str, &str)],
-        body: Vec<u8>,
-    ) -> Result<Answer> {
-        let uri = format!("{}{path_and_query}", self.endpoint);
-        let mut all: Vec<(String, String)> = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        all.push(("host".into(), self.host.clone()));
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region(&self.region)
-            .name(service)
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()?
-            .into();
-        let signable = SignableRequest::new(
-            "POST",
-            &uri,
-            all.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            SignableBody::Bytes(&body),
-        )?;
-        let (instructions, _) = sign(signable, &params)?.into_parts();
-        let mut req = http::Request::post(&uri);
-        for (k, v) in &all {
-            req = req.header(k, v);
-        }
-        let mut req = req.body(Full::new(Bytes::from(body)))?;
-        instructions.apply_to_request_http1x(&mut req);
-        let resp = self.client.request(req).await?;
-        let status = resp.status().as_u16();
-        let header_code = resp
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(':').next().unwrap_or(v).to_string());
-        let bytes = resp.into_body().collect().await?.to_bytes();
-        let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        let error = (status >= 300).then(|| {
-            header_code
-                .or_else(|| {
-                    body["__type"]
-                        .as_str()
-                        .map(|t| t.rsplit('#').next().unwrap_or(t).to_string())
-                })
-                .unwrap_or_else(|| format!("HTTP {status}"))
-        });
-        Ok(Answer {
-            status,
-            error,
-            body,
-        })
-    }
-
-    /// A CloudTrail control-plane call; fails on an error answer.
-    async fn cloudtrail(&self, op: &str, input: Value) -> Result<Value> {
-        let target = format!("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.{op}");
-        let a = self
-            .send(
-                "cloudtrail",
-                "/",
-                &[
-                    ("content-type", "application/x-amz-json-1.1"),
-                    ("x-amz-target", &target),
-                ],
-                serde_json::to_vec(&input)?,
-            )
-            .await?;
-        if let Some(code) = a.error {
-            bail!("{op} failed: {code} (HTTP {}): {}", a.status, a.body);
-        }
-        Ok(a.body)
-    }
 }
 
 /// Event shapes to send: the public payloads' eventData objects.
@@ -297,7 +141,12 @@ async fn main() -> Result<()> {
     }
     let creds = read_credentials(&args.credentials)?;
     let templates = Arc::new(templates(&args.payloads)?);
-    let sender = Arc::new(Sender::new(&args, &creds)?);
+    let sender = Arc::new(Sender::new(
+        &args.endpoint,
+        &args.region,
+        args.connections,
+        &creds,
+    )?);
 
     let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let eds = sender
