@@ -375,6 +375,9 @@ impl Lake {
     /// Imports the files of import `id` not imported yet.
     async fn run_import(&self, account: &str, id: &str) -> Result<(), ApiError> {
         let mut import = self.load_import(account, id)?;
+        if import.status == "STOPPED" {
+            return Ok(());
+        }
         let uri = import.source.s3_location_uri.clone().unwrap_or_default();
         let root = self.source_dir(&uri)?;
         let files = {
@@ -397,9 +400,15 @@ impl Lake {
         };
         let prefixes: BTreeSet<PathBuf> = files.iter().map(|f| prefix(f)).collect();
         import.stats.prefixes_found = prefixes.len() as i64;
-        import.status = "IN_PROGRESS".into();
-        import.updated = epoch(self.now());
-        self.save_import(&import, false)?;
+        {
+            let _guard = self.control.lock().await;
+            if self.load_import(account, id)?.status == "STOPPED" {
+                return Ok(());
+            }
+            import.status = "IN_PROGRESS".into();
+            import.updated = epoch(self.now());
+            self.save_import(&import, false)?;
+        }
         let range = (import.start_event_time, import.end_event_time);
         let todo: Vec<&String> = files.iter().filter(|f| !import.done.contains(*f)).collect();
         for file in todo {
@@ -469,6 +478,9 @@ impl Lake {
             self.save_import(&import, false)?;
         }
         let _guard = self.control.lock().await;
+        if self.load_import(account, id)?.status == "STOPPED" {
+            return Ok(());
+        }
         // Files that failed leave the import FAILED (as AWS reports an
         // import that completed with failures); a retry tries them again.
         import.status = if import.failures.is_empty() {
@@ -631,6 +643,81 @@ mod tests {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(text.as_bytes()).unwrap();
         std::fs::write(path, e.finish().unwrap()).unwrap();
+    }
+
+    fn start(eds: &str, dir: &Path) -> StartImportRequest {
+        serde_json::from_value(serde_json::json!({
+            "Destinations": [eds],
+            "ImportSource": {"S3": {"S3LocationUri": format!("file://{}", dir.display()),
+                "S3BucketRegion": "us-east-1", "S3BucketAccessRoleArn": "arn:aws:iam::111122223333:role/r"}},
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_account_runs_one_import_at_a_time_and_a_stop_is_kept() {
+        let d = tempfile::tempdir().unwrap();
+        let source = d.path().join("source");
+        std::fs::create_dir_all(&source).unwrap();
+        let lake = Arc::new(crate::test_lake(d.path()).with_import_dir(Some(source.clone())));
+        let owner = Caller::root("111122223333");
+        let eds = lake
+            .create_event_data_store(
+                &owner,
+                serde_json::from_value(serde_json::json!({"Name": "trail"})).unwrap(),
+            )
+            .await
+            .unwrap()
+            .event_data_store_arn
+            .unwrap();
+        // Once its task is done, make the import look as if it were still running.
+        let first = lake
+            .start_import(&owner, start(&eds, &source))
+            .await
+            .unwrap();
+        let id = first.import_id.unwrap();
+        while lake.load_import("111122223333", &id).unwrap().status != "COMPLETED" {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        let mut ongoing = lake.load_import("111122223333", &id).unwrap();
+        ongoing.status = "IN_PROGRESS".into();
+        lake.save_import(&ongoing, false).unwrap();
+        let e = lake
+            .start_import(&owner, start(&eds, &source))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::AccountHasOngoingImport);
+        assert!(e.message.contains(&id));
+        // Another account is not held up.
+        let other = Caller::root("444455556666");
+        let theirs = lake
+            .create_event_data_store(
+                &other,
+                serde_json::from_value(serde_json::json!({"Name": "t"})).unwrap(),
+            )
+            .await
+            .unwrap()
+            .event_data_store_arn
+            .unwrap();
+        lake.start_import(&other, start(&theirs, &source))
+            .await
+            .unwrap();
+        // A stop is what the import ends as, even if its files run out.
+        let stopped = lake
+            .stop_import(
+                &owner,
+                StopImportRequest {
+                    import_id: Some(id.clone()),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(stopped.import_status.as_deref(), Some("STOPPED"));
+        lake.run_import("111122223333", &id).await.unwrap();
+        assert_eq!(
+            lake.load_import("111122223333", &id).unwrap().status,
+            "STOPPED"
+        );
     }
 
     #[test]

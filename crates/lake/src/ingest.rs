@@ -325,9 +325,7 @@ impl Lake {
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
-    use crate::Quotas;
     use serde_json::json;
-    use std::sync::Arc;
 
     const OWNER: &str = "111122223333";
     const PARTNER: &str = "444455556666";
@@ -343,25 +341,7 @@ mod tests {
 
     async fn fixture() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
-        let meta: Arc<dyn store::Metadata> =
-            Arc::new(store::SqliteMetadata::open(&dir.path().join("metadata.db")).unwrap());
-        let iam = Arc::new(iam::Iam::new(meta.clone(), "us-east-1", None));
-        let (log, _) = store::IngestLog::open(&dir.path().join("events")).unwrap();
-        let tables =
-            Arc::new(tables::Tables::open_local(&dir.path().join("tables"), log.clone()).unwrap());
-        let disk = Arc::new(store::DiskGuard::new(dir.path(), Some(0)));
-        let lake = Lake::new(
-            meta,
-            iam,
-            log,
-            tables,
-            disk,
-            "us-east-1",
-            Quotas::default(),
-            dir.path().join("query-results"),
-            None,
-        )
-        .unwrap();
+        let lake = crate::test_lake(dir.path());
         let owner = Caller::root(OWNER);
         let eds = lake
             .create_event_data_store(

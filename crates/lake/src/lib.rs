@@ -162,3 +162,27 @@ fn from_doc<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, ApiError> {
     serde_json::from_str(s)
         .map_err(|e| internal(format!("a stored document could not be read: {e}")))
 }
+
+/// A service on fresh stores in `dir`, for unit tests.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn test_lake(dir: &std::path::Path) -> Lake {
+    let meta: Arc<dyn Metadata> =
+        Arc::new(store::SqliteMetadata::open(&dir.join("metadata.db")).unwrap());
+    let iam = Arc::new(iam::Iam::new(meta.clone(), "us-east-1", None));
+    let (log, _) = IngestLog::open(&dir.join("events")).unwrap();
+    let tables = Arc::new(tables::Tables::open_local(&dir.join("tables"), log.clone()).unwrap());
+    let disk = Arc::new(store::DiskGuard::new(dir, Some(0)));
+    Lake::new(
+        meta,
+        iam,
+        log,
+        tables,
+        disk,
+        "us-east-1",
+        Quotas::default(),
+        dir.join("query-results"),
+        None,
+    )
+    .unwrap()
+}
