@@ -112,6 +112,11 @@ def test_denied_put_audit_events_reach_the_channel_owner_with_the_caller(server,
     integ = setup_integration(ct, owner)
     writes = new_store(ct, CHANNEL_DATA_SELECTORS)
     management = new_store(ct)
+    # Naming a channel that does not exist in the owner's account puts nothing in the owner's stores (anyone can
+    # write any account id in an ARN). Sent first: the audit writer keeps the order of calls.
+    expect_error("ChannelNotFound", 400, server.ctd(partner).put_audit_events,
+                 channelArn=f"arn:aws:cloudtrail:us-east-1:{owner.account_id}:channel/{uuid.uuid4()}",
+                 auditEvents=[audit_event("x", event_data(str(uuid.uuid4()), owner.account_id))])
     data = event_data(str(uuid.uuid4()), owner.account_id)
     ok = server.ctd(owner).put_audit_events(channelArn=integ.channel_arn, auditEvents=[audit_event("a", data)])
     assert len(ok["successful"]) == 1

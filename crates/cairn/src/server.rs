@@ -452,7 +452,15 @@ fn api_call(
                     caller.account_id
                 )
             };
-            let owner = arn.split(':').nth(4).map(str::to_string);
+            // The owner gets the record only of calls on a channel that
+            // exists there: anyone could name any account in an ARN.
+            let no_channel = matches!(
+                result,
+                Err(e) if matches!(e.code, ErrorCode::ChannelNotFound | ErrorCode::InvalidChannelArn)
+            );
+            let owner = (!no_channel)
+                .then(|| arn.split(':').nth(4).map(str::to_string))
+                .flatten();
             lake::ApiCall {
                 event_source: "cloudtrail-data.amazonaws.com".into(),
                 event_name: "PutAuditEvents".into(),
