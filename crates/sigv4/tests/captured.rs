@@ -4,7 +4,7 @@
 //! external id in the query string and a non-ASCII body, an awsJson call, and
 //! one with a session token. The HTTP layer adds the `Host` header after the
 //! capture point, as it does on the wire.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use base64::Engine;
 use serde_json::Value;
