@@ -69,9 +69,12 @@ def source(path: Path) -> dict:
 
 @pytest.fixture
 def importer(private_server, tmp_path):
-    root = tmp_path / "imports"
+    """A server with --import-dir; the root account's own import directory is <import-dir>/<account id>."""
+    base = tmp_path / "imports"
+    base.mkdir()
+    srv = private_server("imports", extra_args=["--import-dir", str(base)])
+    root = base / srv.root.account_id
     root.mkdir()
-    srv = private_server("imports", extra_args=["--import-dir", str(root)])
     return srv, root
 
 
@@ -198,10 +201,20 @@ def test_import_requests_are_checked(importer, tmp_path):
     done = ct.start_import(Destinations=[eds_arn], ImportSource=source(root / "empty"))["ImportId"]
     assert wait_import(ct, done)["ImportStatus"] == "COMPLETED"
     assert ct.stop_import(ImportId=done)["ImportStatus"] == "COMPLETED"
-    # Another account sees none of this account's imports.
+    # Another account sees none of this account's imports, and cannot read its import directory.
     other = srv.create_account()
     expect_error("ImportNotFoundException", 400, srv.ct(other).get_import, ImportId=done)
     assert srv.ct(other).list_imports()["Imports"] == []
+    theirs, _ = cloudtrail_store(srv.ct(other))
+    expect_error("InvalidImportSourceException", 400, srv.ct(other).start_import, Destinations=[theirs],
+                 ImportSource=source(root / "empty"))
+    # Missing and forbidden paths get the same answer (nothing about the host is learnt).
+    msgs = {expect_error("InvalidImportSourceException", 400, ct.start_import, Destinations=[eds_arn],
+                         ImportSource=source(p)).response["Error"]["Message"].split(" is not", 1)[1]
+            for p in (Path("/root"), Path("/no/such/dir"), root.parent)}
+    assert len(msgs) == 1, msgs
+    expect_error("InvalidImportSourceException", 400, ct.start_import, Destinations=[eds_arn],
+                 ImportSource={"S3": {**source(root)["S3"], "S3LocationUri": f"file://localhost{root}"}})
 
 
 def test_a_server_without_an_import_dir_refuses_local_imports(server, owner, tmp_path):

@@ -18,7 +18,7 @@ use crate::arn;
 use crate::{epoch, from_doc, paging, storage, to_doc, Caller, Lake};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -30,6 +30,15 @@ pub(crate) const KIND: &str = "import";
 
 /// The largest log file read (AWS: 50 MB compressed).
 const MAX_FILE_BYTES: u64 = 50 * 1024 * 1024;
+
+/// The most JSON one log file may hold once decompressed.
+const MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Records per ingest log append (one append is at most 64 MiB).
+const APPEND_RECORDS: usize = 1_000;
+
+/// How often an import's progress is saved (and a StopImport noticed).
+const SAVE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// The path component that CloudTrail log files live under.
 const LOGS: &str = "CloudTrail";
@@ -132,7 +141,7 @@ fn log_files(root: &Path) -> std::io::Result<Vec<String>> {
 
 /// The CloudTrail records of one log file, or why it cannot be imported:
 /// (error type, message).
-fn read_log_file(path: &Path) -> Result<Vec<Value>, (String, String)> {
+fn read_log_file(path: &Path, max_json: u64) -> Result<Vec<Value>, (String, String)> {
     let fail = |t: &str, m: String| (t.to_string(), m);
     let meta = std::fs::metadata(path).map_err(|e| fail("FileReadError", e.to_string()))?;
     if meta.len() > MAX_FILE_BYTES {
@@ -152,8 +161,11 @@ fn read_log_file(path: &Path) -> Result<Vec<Value>, (String, String)> {
                 .into(),
         ));
     }
+    // The compressed size says little about the uncompressed one (a gzip
+    // bomb): read at most one byte past the limit.
     let mut text = Vec::new();
     flate2::read::MultiGzDecoder::new(&raw[..])
+        .take(max_json.saturating_add(1))
         .read_to_end(&mut text)
         .map_err(|e| {
             fail(
@@ -161,15 +173,22 @@ fn read_log_file(path: &Path) -> Result<Vec<Value>, (String, String)> {
                 format!("The gzip data is damaged: {e}."),
             )
         })?;
-    let doc: Value = serde_json::from_slice(&text).map_err(|e| {
+    if text.len() as u64 > max_json {
+        return Err(fail(
+            "FileTooLarge",
+            format!("The file holds more than {max_json} bytes of JSON once decompressed; larger log files are not imported."),
+        ));
+    }
+    let mut doc: Value = serde_json::from_slice(&text).map_err(|e| {
         fail(
             "InvalidFileFormat",
             format!("The file is not a CloudTrail log file (JSON: {e})."),
         )
     })?;
-    match doc.get("Records").and_then(Value::as_array) {
-        Some(records) => Ok(records.clone()),
-        None => Err(fail(
+    drop(text);
+    match doc.get_mut("Records").map(Value::take) {
+        Some(Value::Array(records)) => Ok(records),
+        _ => Err(fail(
             "InvalidFileFormat",
             "The file is not a CloudTrail log file: it has no \"Records\" list.".into(),
         )),
@@ -230,33 +249,32 @@ impl Lake {
         Ok(())
     }
 
-    /// The directory a `file://` URI names, if the operator allows it.
-    fn source_dir(&self, uri: &str) -> Result<PathBuf, ApiError> {
+    /// The directory a `file:///` URI names, if it is under the account's
+    /// import directory (`--import-dir/<account id>/`): each account reads
+    /// only its own files. Missing and forbidden paths get the same answer,
+    /// so nothing about the rest of the host can be learnt from it.
+    fn source_dir(&self, account: &str, uri: &str) -> Result<PathBuf, ApiError> {
         let bad = |m: String| err(ErrorCode::InvalidImportSource, m);
+        let Some(base) = &self.import_dir else {
+            return Err(bad("This Cairn server does not import local files: its operator starts it with --import-dir DIR, and each account imports directories under DIR/<account id>/.".into()));
+        };
+        let allowed = base.join(account);
         if uri.starts_with("s3://") {
-            return Err(bad(format!("Cairn cannot read S3 sources yet: copy the bucket's AWSLogs/… tree to a directory under the server's --import-dir and import file:///that/directory instead of {uri}.")));
+            return Err(bad(format!("Cairn cannot read S3 sources yet: copy the bucket's AWSLogs/… tree to a directory under {} and import file:///that/directory instead of {uri}.", allowed.display())));
         }
-        let Some(path) = uri.strip_prefix("file://") else {
+        let Some(path) = uri.strip_prefix("file://").filter(|p| p.starts_with('/')) else {
             return Err(bad(format!(
                 "S3LocationUri {uri} is neither s3://bucket/prefix nor file:///absolute/path."
             )));
         };
-        let Some(allowed) = &self.import_dir else {
-            return Err(bad("This Cairn server does not import local files: start it with --import-dir DIR and import directories under DIR.".into()));
-        };
-        let dir = std::fs::canonicalize(path)
-            .map_err(|e| bad(format!("Cannot open the import source {path}: {e}.")))?;
-        let allowed = std::fs::canonicalize(allowed).unwrap_or_else(|_| allowed.clone());
-        if !dir.starts_with(&allowed) {
-            return Err(bad(format!(
-                "{path} is outside the server's import directory: import directories under {}.",
+        let allowed = std::fs::canonicalize(&allowed).unwrap_or(allowed);
+        match std::fs::canonicalize(path) {
+            Ok(dir) if dir.starts_with(&allowed) && dir.is_dir() => Ok(dir),
+            _ => Err(bad(format!(
+                "{path} is not a directory under this account's import directory, {}: put the log files there.",
                 allowed.display()
-            )));
+            ))),
         }
-        if !dir.is_dir() {
-            return Err(bad(format!("{path} is not a directory.")));
-        }
-        Ok(dir)
     }
 
     /// StartImport: a new import, or a retry of a failed or stopped one.
@@ -314,7 +332,10 @@ impl Lake {
                         ));
                     }
                 }
-                self.source_dir(source.s3_location_uri.as_deref().unwrap_or_default())?;
+                self.source_dir(
+                    &caller.account_id,
+                    source.s3_location_uri.as_deref().unwrap_or_default(),
+                )?;
                 Import {
                     id: uuid::Uuid::new_v4().to_string(),
                     account: caller.account_id.clone(),
@@ -351,11 +372,6 @@ impl Lake {
         tokio::spawn(async move {
             if let Err(e) = lake.run_import(&account, &id).await {
                 tracing::error!(import = %id, error = %e.message, "import failed");
-                if let Ok(mut i) = lake.load_import(&account, &id) {
-                    i.status = "FAILED".into();
-                    i.updated = epoch(lake.now());
-                    let _ = lake.save_import(&i, false);
-                }
             }
         });
         Ok(StartImportResponse {
@@ -372,14 +388,39 @@ impl Lake {
         })
     }
 
-    /// Imports the files of import `id` not imported yet.
+    /// Imports the files of import `id` not imported yet. A failure that
+    /// ends it (a full disk, a storage error, a source gone) is saved with
+    /// the progress so far and listed among its failures.
     async fn run_import(&self, account: &str, id: &str) -> Result<(), ApiError> {
         let mut import = self.load_import(account, id)?;
         if import.status == "STOPPED" {
             return Ok(());
         }
+        if let Err(e) = self.import_files(account, id, &mut import).await {
+            import.failures.push(Failure {
+                location: import.source.s3_location_uri.clone().unwrap_or_default(),
+                status: "FAILED".into(),
+                error_type: e.code.as_str().to_string(),
+                error_message: e.message.clone(),
+                time: epoch(self.now()),
+            });
+            import.stats.failed_entries += 1;
+            import.updated = epoch(self.now());
+            self.save_progress(account, id, &mut import, Some("FAILED"))
+                .await?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn import_files(
+        &self,
+        account: &str,
+        id: &str,
+        import: &mut Import,
+    ) -> Result<(), ApiError> {
         let uri = import.source.s3_location_uri.clone().unwrap_or_default();
-        let root = self.source_dir(&uri)?;
+        let root = self.source_dir(account, &uri)?;
         let files = {
             let root = root.clone();
             tokio::task::spawn_blocking(move || log_files(&root))
@@ -398,26 +439,28 @@ impl Lake {
                 .map(Path::to_path_buf)
                 .unwrap_or_default()
         };
-        let prefixes: BTreeSet<PathBuf> = files.iter().map(|f| prefix(f)).collect();
-        import.stats.prefixes_found = prefixes.len() as i64;
-        {
-            let _guard = self.control.lock().await;
-            if self.load_import(account, id)?.status == "STOPPED" {
-                return Ok(());
+        // Files still to import in each prefix: a prefix is complete at zero.
+        let mut remaining: HashMap<PathBuf, usize> = HashMap::new();
+        for f in &files {
+            let left = remaining.entry(prefix(f)).or_default();
+            if !import.done.contains(f) {
+                *left += 1;
             }
-            import.status = "IN_PROGRESS".into();
-            import.updated = epoch(self.now());
-            self.save_import(&import, false)?;
+        }
+        import.stats.prefixes_found = remaining.len() as i64;
+        import.stats.prefixes_completed = remaining.values().filter(|n| **n == 0).count() as i64;
+        if !self
+            .save_progress(account, id, import, Some("IN_PROGRESS"))
+            .await?
+        {
+            return Ok(());
         }
         let range = (import.start_event_time, import.end_event_time);
         let todo: Vec<&String> = files.iter().filter(|f| !import.done.contains(*f)).collect();
+        let mut saved = std::time::Instant::now();
         for file in todo {
-            // StopImport takes effect between files.
-            if self.load_import(account, id)?.status == "STOPPED" {
-                return Ok(());
-            }
             let path = root.join(file);
-            let read = tokio::task::spawn_blocking(move || read_log_file(&path))
+            let read = tokio::task::spawn_blocking(move || read_log_file(&path, MAX_JSON_BYTES))
                 .await
                 .map_err(|e| crate::internal(format!("reading a log file failed: {e}")))?;
             let now = epoch(self.now());
@@ -453,43 +496,65 @@ impl Lake {
                         self.disk.admit().map_err(|full| {
                             err(ErrorCode::InternalFailure, format!("The disk is (nearly) full ({full}); the import stopped. Free space and retry it by ImportId."))
                         })?;
-                        self.log.append(&lines).await.map_err(|e| {
-                            err(ErrorCode::InternalFailure, format!("The events could not be stored ({e}); retry the import by ImportId."))
+                    }
+                    for chunk in lines.chunks(APPEND_RECORDS) {
+                        self.log.append(chunk).await.map_err(|e| {
+                            err(ErrorCode::InternalFailure, format!("The events of {file} could not be stored ({e}); retry the import by ImportId."))
                         })?;
                     }
                     import.stats.events_completed += lines.len() as i64;
                     import.stats.files_completed += 1;
                     import.done.insert(file.clone());
+                    if let Some(left) = remaining.get_mut(&prefix(file)) {
+                        *left = left.saturating_sub(1);
+                        if *left == 0 {
+                            import.stats.prefixes_completed += 1;
+                        }
+                    }
                 }
             }
-            import.stats.prefixes_completed = prefixes
-                .iter()
-                .filter(|p| {
-                    files
-                        .iter()
-                        .filter(|f| prefix(f) == **p)
-                        .all(|f| import.done.contains(f))
-                })
-                .count() as i64;
             import.updated = now;
-            // Keep the status another call (StopImport) may have set.
-            let _guard = self.control.lock().await;
-            import.status = self.load_import(account, id)?.status;
-            self.save_import(&import, false)?;
-        }
-        let _guard = self.control.lock().await;
-        if self.load_import(account, id)?.status == "STOPPED" {
-            return Ok(());
+            // Progress is saved (and a StopImport noticed) twice a second,
+            // not per file: the record grows with the files done.
+            if saved.elapsed() >= SAVE_EVERY {
+                saved = std::time::Instant::now();
+                if !self.save_progress(account, id, import, None).await? {
+                    return Ok(());
+                }
+            }
         }
         // Files that failed leave the import FAILED (as AWS reports an
         // import that completed with failures); a retry tries them again.
-        import.status = if import.failures.is_empty() {
-            "COMPLETED".into()
+        let end = if import.failures.is_empty() {
+            "COMPLETED"
         } else {
-            "FAILED".into()
+            "FAILED"
         };
         import.updated = epoch(self.now());
-        self.save_import(&import, false)
+        self.save_progress(account, id, import, Some(end))
+            .await
+            .map(|_| ())
+    }
+
+    /// Saves `import`'s progress, with `status` if given, unless a
+    /// StopImport came first: then the stop stands (with the progress so
+    /// far) and the answer is false.
+    async fn save_progress(
+        &self,
+        account: &str,
+        id: &str,
+        import: &mut Import,
+        status: Option<&str>,
+    ) -> Result<bool, ApiError> {
+        let _guard = self.control.lock().await;
+        let current = self.load_import(account, id)?.status;
+        let stopped = current == "STOPPED";
+        import.status = match status {
+            Some(s) if !stopped => s.to_string(),
+            _ => current,
+        };
+        self.save_import(import, false)?;
+        Ok(!stopped)
     }
 
     /// GetImport.
@@ -657,9 +722,12 @@ mod tests {
     #[tokio::test]
     async fn an_account_runs_one_import_at_a_time_and_a_stop_is_kept() {
         let d = tempfile::tempdir().unwrap();
-        let source = d.path().join("source");
+        let imports = d.path().join("imports");
+        let source = imports.join("111122223333");
+        let theirs_source = imports.join("444455556666");
         std::fs::create_dir_all(&source).unwrap();
-        let lake = Arc::new(crate::test_lake(d.path()).with_import_dir(Some(source.clone())));
+        std::fs::create_dir_all(&theirs_source).unwrap();
+        let lake = Arc::new(crate::test_lake(d.path()).with_import_dir(Some(imports)));
         let owner = Caller::root("111122223333");
         let eds = lake
             .create_event_data_store(
@@ -699,7 +767,13 @@ mod tests {
             .unwrap()
             .event_data_store_arn
             .unwrap();
-        lake.start_import(&other, start(&theirs, &source))
+        // It reads its own directory only.
+        let e = lake
+            .start_import(&other, start(&theirs, &source))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidImportSource);
+        lake.start_import(&other, start(&theirs, &theirs_source))
             .await
             .unwrap();
         // A stop is what the import ends as, even if its files run out.
@@ -761,16 +835,30 @@ mod tests {
             &good,
             r#"{"Records":[{"eventTime":"2024-01-02T03:04:05Z"}]}"#,
         );
-        assert_eq!(read_log_file(&good).unwrap().len(), 1);
+        assert_eq!(read_log_file(&good, MAX_JSON_BYTES).unwrap().len(), 1);
         let plain = d.path().join("plain.json");
         std::fs::write(&plain, r#"{"Records":[]}"#).unwrap();
-        assert_eq!(read_log_file(&plain).unwrap_err().0, "InvalidFileFormat");
+        assert_eq!(
+            read_log_file(&plain, MAX_JSON_BYTES).unwrap_err().0,
+            "InvalidFileFormat"
+        );
         let other = d.path().join("other.json.gz");
         gz(&other, r#"{"configurationItems":[]}"#);
-        assert!(read_log_file(&other).unwrap_err().1.contains("Records"));
+        assert!(read_log_file(&other, MAX_JSON_BYTES)
+            .unwrap_err()
+            .1
+            .contains("Records"));
         let broken = d.path().join("broken.json.gz");
         gz(&broken, "{\"Records\":[");
-        assert_eq!(read_log_file(&broken).unwrap_err().0, "InvalidFileFormat");
+        assert_eq!(
+            read_log_file(&broken, MAX_JSON_BYTES).unwrap_err().0,
+            "InvalidFileFormat"
+        );
+        // A gzip bomb is cut off at the limit, not decompressed whole.
+        let bomb = d.path().join("bomb.json.gz");
+        gz(&bomb, &" ".repeat(1 << 20));
+        assert_eq!(read_log_file(&bomb, 1 << 16).unwrap_err().0, "FileTooLarge");
+        assert_eq!(read_log_file(&good, 1 << 16).unwrap().len(), 1);
         assert_eq!(
             record_time(&serde_json::json!({"eventTime": "2024-01-02T03:04:05Z"})),
             Some(1_704_164_645.0)
