@@ -689,6 +689,11 @@ proptest! {
         // What the caller knows anyway: its own policies, request and identity.
         let mut known = serde_json::to_string(&(&s.identity, &s.boundary, &s.session)).unwrap();
         known.push_str(&format!("{} {} {} {:?}", s.principal, s.action, s.resource_arn, s.context));
+        // A role session's aws:PrincipalArn is its role's ARN, which it knows too.
+        if let Some((account, rest)) = s.principal.strip_prefix("arn:aws:sts::").and_then(|r| r.split_once(":assumed-role/")) {
+            let role = rest.rsplit_once('/').map_or(rest, |(role, _)| role);
+            known.push_str(&format!(" arn:aws:iam::{account}:role/{role}"));
+        }
         let mut secrets: Vec<String> = Vec::new();
         for st in s.resource.iter().flatten() {
             for (op, kv) in st["Condition"].as_object().into_iter().flatten() {
