@@ -250,3 +250,22 @@ def test_cairn_import_command_shows_progress_and_a_summary(importer):
     # A path outside the server's import directory is refused with the server's reason.
     p = subprocess.run([*cmd[:2], "/tmp", *cmd[3:]], capture_output=True, text=True, timeout=60)
     assert p.returncode == 1 and "InvalidImportSourceException" in p.stderr, p.stderr
+
+
+def test_records_without_an_event_time_are_skipped_and_listed(importer):
+    srv, root = importer
+    ct = srv.ct(srv.root)
+    logs = root / "timeless" / "AWSLogs" / "111122223333" / "CloudTrail" / "us-east-1" / "2024" / "05" / "06"
+    good = {"eventVersion": "1.08", "eventTime": "2024-05-06T07:08:09Z", "eventID": str(uuid.uuid4()),
+            "eventSource": "s3.amazonaws.com", "eventName": "GetObject", "userIdentity": {"type": "Root"}}
+    gzip_to(json.dumps({"Records": [good, {**good, "eventTime": None}, {"eventName": "NoTime"}]}).encode(),
+            logs / "mixed.json.gz")
+    eds_arn, eds = cloudtrail_store(ct)
+    i = ct.start_import(Destinations=[eds_arn], ImportSource=source(root / "timeless"))["ImportId"]
+    g = wait_import(ct, i)
+    failures = ct.list_import_failures(ImportId=i)["Failures"]
+    assert g["ImportStatistics"]["EventsCompleted"] == 1 and g["ImportStatistics"]["FilesCompleted"] == 1
+    assert g["ImportStatistics"]["FailedEntries"] == len(failures) == 1, (g, failures)
+    assert failures[0]["ErrorType"] == "InvalidRecord" and failures[0]["ErrorMessage"].startswith("2 record(s)")
+    assert failures[0]["Location"].endswith("/2024/05/06/mixed.json.gz")
+    assert run_query(ct, f"SELECT eventName FROM {eds}").dicts() == [{"eventName": "GetObject"}]

@@ -126,6 +126,8 @@ def test_queries_see_only_their_event_data_store(ct, ctd, integ, owner):
         "SELEC eventID FROM {eds}",
         "SELECT FROM WHERE",
         "SELECT eventID FROM {eds} WHERE",
+        "SELECT 1",
+        "SELECT now()",
     ],
 )
 def test_non_select_or_broken_sql_is_refused(ct, integ, sql):

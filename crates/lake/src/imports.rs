@@ -477,9 +477,10 @@ impl Lake {
                 }
                 Ok(records) => {
                     let mut lines = Vec::with_capacity(records.len());
+                    let mut timeless = 0;
                     for record in records {
                         let Some(t) = record_time(&record) else {
-                            import.stats.failed_entries += 1;
+                            timeless += 1;
                             continue;
                         };
                         if range.0.is_some_and(|s| t < s) || range.1.is_some_and(|e| t > e) {
@@ -501,6 +502,18 @@ impl Lake {
                         self.log.append(chunk).await.map_err(|e| {
                             err(ErrorCode::InternalFailure, format!("The events of {file} could not be stored ({e}); retry the import by ImportId."))
                         })?;
+                    }
+                    // One failure entry per file, so that FailedEntries
+                    // counts what ListImportFailures lists.
+                    if timeless > 0 {
+                        import.failures.push(Failure {
+                            location: format!("{uri}/{file}"),
+                            status: "FAILED".into(),
+                            error_type: "InvalidRecord".into(),
+                            error_message: format!("{timeless} record(s) have no valid eventTime and were skipped; the file's other records were imported."),
+                            time: now,
+                        });
+                        import.stats.failed_entries += 1;
                     }
                     import.stats.events_completed += lines.len() as i64;
                     import.stats.files_completed += 1;

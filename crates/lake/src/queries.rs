@@ -149,6 +149,15 @@ impl Lake {
         })?;
         let prepared = query::prepare(&statement)
             .map_err(|e| err(ErrorCode::InvalidQueryStatement, e.to_string()))?;
+        // CloudTrail Lake queries event data stores; a statement that reads
+        // none (SELECT 1) would also escape the StartQuery authorization,
+        // which is per store.
+        if prepared.tables.is_empty() {
+            return Err(err(
+                ErrorCode::InvalidQueryStatement,
+                "The query reads no event data store: name one in FROM by its id (FROM <event data store id>).",
+            ));
+        }
         let mut eds = Vec::new();
         for id in &prepared.tables {
             let s = self.authorized_store(caller, "cloudtrail:StartQuery", id)?;
