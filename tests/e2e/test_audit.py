@@ -266,6 +266,18 @@ def test_lookup_events_reads_the_accounts_management_history(server, owner, part
     assert {"CreateUser", "CreateAccessKey"} <= {e["EventName"] for e in writes}
     assert all(e["ReadOnly"] == "false" for e in writes)
 
+    # Resources the calls named: by name or ARN, and by type.
+    named = lookup_until(ct, lambda ev: len(ev) >= 2,
+                         LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": user}])
+    assert {e["EventName"] for e in named} == {"CreateUser", "CreateAccessKey"}, named
+    assert named[0]["Resources"] == [{"ResourceType": "AWS::IAM::User",
+                                      "ResourceName": f"arn:aws:iam::{owner.account_id}:user/{user}"}]
+    by_arn = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceName",
+                                                 "AttributeValue": f"arn:aws:iam::{owner.account_id}:user/{user}"}])
+    assert {e["EventId"] for e in by_arn["Events"]} == {e["EventId"] for e in named}
+    users = ct.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceType", "AttributeValue": "AWS::IAM::User"}])
+    assert {"CreateUser", "CreateAccessKey"} <= {e["EventName"] for e in users["Events"]}
+
     # The AWS CLI, as users run it.
     r = run_aws(server.endpoint, ["cloudtrail", "lookup-events", "--lookup-attributes",
                                   f"AttributeKey=Username,AttributeValue={user}", "--max-results", "5"], creds=owner)

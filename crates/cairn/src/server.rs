@@ -505,7 +505,67 @@ fn api_call(
         Ok(_) => {}
         Err(e) => call.error = Some((e.code.as_str().to_string(), e.message.clone())),
     }
+    if call.resources.is_empty() {
+        call.resources = named_resources(&call, &caller.account_id);
+    }
     Some(call)
+}
+
+/// The resources a call names in its request or (for a create) its
+/// response, as CloudTrail lists them: (type, ARN).
+fn named_resources(call: &lake::ApiCall, account: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let members = [&call.request_parameters, &call.response_elements];
+    let text = |key: &str| {
+        members
+            .iter()
+            .filter_map(|m| m.as_ref()?.get(key)?.as_str())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let region = &call.region;
+    for (key, kind, kind_type) in [
+        (
+            "EventDataStore",
+            "eventdatastore",
+            "AWS::CloudTrail::EventDataStore",
+        ),
+        (
+            "EventDataStoreArn",
+            "eventdatastore",
+            "AWS::CloudTrail::EventDataStore",
+        ),
+        ("Channel", "channel", "AWS::CloudTrail::Channel"),
+        ("ChannelArn", "channel", "AWS::CloudTrail::Channel"),
+        ("ResourceArn", "channel", "AWS::CloudTrail::Channel"),
+    ] {
+        for v in text(key) {
+            let arn = if v.starts_with("arn:") {
+                v
+            } else {
+                format!("arn:aws:cloudtrail:{region}:{account}:{kind}/{v}")
+            };
+            out.push((kind_type.to_string(), arn));
+        }
+    }
+    for (key, kind, kind_type) in [
+        ("UserName", "user", "AWS::IAM::User"),
+        ("RoleName", "role", "AWS::IAM::Role"),
+        ("GroupName", "group", "AWS::IAM::Group"),
+    ] {
+        for v in text(key) {
+            out.push((
+                kind_type.to_string(),
+                format!("arn:aws:iam::{account}:{kind}/{v}"),
+            ));
+        }
+    }
+    for v in text("PolicyArn") {
+        out.push(("AWS::IAM::Policy".into(), v));
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn operation_name(route: &Route) -> String {

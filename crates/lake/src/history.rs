@@ -40,7 +40,14 @@ pub(crate) fn history_event(account: &str, record: &Value) -> Option<HistoryEven
     add("AccessKeyId", text(&record["userIdentity"]["accessKeyId"]));
     for r in record["resources"].as_array().into_iter().flatten() {
         add("ResourceType", text(&r["type"]));
-        add("ResourceName", text(&r["ARN"]));
+        // By its ARN or by its name (`bob` for arn:aws:iam::…:user/bob).
+        let arn = text(&r["ARN"]);
+        let name = arn
+            .as_deref()
+            .and_then(|a| a.rsplit_once('/'))
+            .map(|(_, n)| n.to_string());
+        add("ResourceName", arn);
+        add("ResourceName", name);
     }
     Some(HistoryEvent {
         account_id: account.to_string(),
@@ -212,7 +219,7 @@ mod tests {
             "eventID": "e-1", "eventName": "CreateChannel", "eventSource": "cloudtrail.amazonaws.com",
             "eventTime": "2026-12-04T10:00:00Z", "readOnly": false, "managementEvent": true,
             "userIdentity": {"type": "AssumedRole", "arn": "arn:aws:sts::1:assumed-role/R/sess", "accessKeyId": "ASIA1"},
-            "resources": [{"type": "AWS::CloudTrail::Channel", "ARN": "arn:c"}],
+            "resources": [{"type": "AWS::CloudTrail::Channel", "ARN": "arn:c/x"}],
         });
         let h = history_event("111122223333", &r).unwrap();
         assert_eq!(h.event_time_ms, 1_796_378_400_000);
@@ -221,7 +228,8 @@ mod tests {
             has("EventId", "e-1") && has("EventName", "CreateChannel") && has("ReadOnly", "false")
         );
         assert!(has("Username", "sess") && has("AccessKeyId", "ASIA1"));
-        assert!(has("ResourceType", "AWS::CloudTrail::Channel") && has("ResourceName", "arn:c"));
+        assert!(has("ResourceType", "AWS::CloudTrail::Channel") && has("ResourceName", "arn:c/x"));
+        assert!(has("ResourceName", "x"));
         assert!(has("EventSource", "cloudtrail.amazonaws.com"));
         let e = summary(&h.record, h.event_time_ms);
         assert_eq!(e.username.as_deref(), Some("sess"));
