@@ -212,7 +212,10 @@ fn record(caller: &crate::Caller, call: &ApiCall, now: OffsetDateTime, event_id:
     let mut r = Map::new();
     r.insert("eventVersion".into(), json!(EVENT_VERSION));
     r.insert("userIdentity".into(), user_identity(caller));
-    r.insert("eventTime".into(), json!(event_time(now)));
+    r.insert(
+        "eventTime".into(),
+        json!(iam_policy::format_iso8601(now.unix_timestamp())),
+    );
     r.insert("eventSource".into(), json!(call.event_source));
     r.insert("eventName".into(), json!(call.event_name));
     r.insert("awsRegion".into(), json!(call.region));
@@ -263,19 +266,6 @@ fn record(caller: &crate::Caller, call: &ApiCall, now: OffsetDateTime, event_id:
         }),
     );
     Value::Object(r)
-}
-
-fn event_time(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
 }
 
 fn arn_account(arn: &str) -> &str {

@@ -50,12 +50,7 @@ fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {
 
 impl Lake {
     pub(crate) fn channels(&self, account: &str) -> Result<Vec<Channel>, ApiError> {
-        self.meta
-            .list(KIND, account)
-            .map_err(storage)?
-            .iter()
-            .map(|d| from_doc(d))
-            .collect()
+        self.documents(KIND, account)
     }
 
     pub(crate) fn save_channel(&self, c: &Channel, new: bool) -> Result<(), ApiError> {

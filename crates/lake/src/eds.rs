@@ -237,12 +237,7 @@ fn unsupported_options(organization: Option<bool>, kms: Option<&String>) -> Resu
 
 impl Lake {
     pub(crate) fn stores(&self, account: &str) -> Result<Vec<Store>, ApiError> {
-        self.meta
-            .list(KIND, account)
-            .map_err(storage)?
-            .iter()
-            .map(|d| from_doc(d))
-            .collect()
+        self.documents(KIND, account)
     }
 
     fn save_store(&self, account: &str, s: &Store, new: bool) -> Result<(), ApiError> {

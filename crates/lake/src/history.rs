@@ -57,8 +57,9 @@ pub(crate) fn history_event(account: &str, record: &Value) -> Option<HistoryEven
     })
 }
 
+/// Epoch milliseconds of an eventTime, read as the event tables read it.
 fn event_time_ms(s: &str) -> Option<i64> {
-    let t = OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    let t = query::parse_event_time(s)?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 

@@ -195,14 +195,12 @@ fn read_log_file(path: &Path, max_json: u64) -> Result<Vec<Value>, (String, Stri
     }
 }
 
-/// Seconds since the epoch of a record's eventTime.
+/// Seconds since the epoch of a record's eventTime, read as the event
+/// tables read it (a record they could not place is not imported).
 fn record_time(r: &Value) -> Option<f64> {
-    let t = time::OffsetDateTime::parse(
+    Some(epoch(query::parse_event_time(
         r.get("eventTime")?.as_str()?,
-        &time::format_description::well_known::Rfc3339,
-    )
-    .ok()?;
-    Some(epoch(t))
+    )?))
 }
 
 impl Lake {
@@ -226,12 +224,7 @@ impl Lake {
     }
 
     fn imports(&self, account: &str) -> Result<Vec<Import>, ApiError> {
-        self.meta
-            .list(KIND, account)
-            .map_err(storage)?
-            .iter()
-            .map(|d| from_doc(d))
-            .collect()
+        self.documents(KIND, account)
     }
 
     /// Marks imports that a restart interrupted as FAILED: a retry by

@@ -134,6 +134,20 @@ impl Lake {
     fn now(&self) -> OffsetDateTime {
         (self.clock)()
     }
+
+    /// The stored documents of one kind in `account`, oldest first.
+    fn documents<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        account: &str,
+    ) -> Result<Vec<T>, ApiError> {
+        self.meta
+            .list(kind, account)
+            .map_err(storage)?
+            .iter()
+            .map(|d| from_doc(d))
+            .collect()
+    }
 }
 
 /// Epoch seconds with millisecond precision, as awsJson timestamps go on the wire.

@@ -94,50 +94,34 @@ pub(crate) fn lookup(conn: &mut Connection, q: &HistoryQuery<'_>) -> Result<Vec<
             record: r.get(2)?,
         })
     };
-    let hits = match q.attribute {
-        Some((key, value)) => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT l.event_time, l.seq, h.record FROM history_lookup l JOIN history h ON h.seq = l.seq
-                 WHERE l.account_id = ?1 AND l.key = ?2 AND l.value = ?3
-                   AND l.event_time BETWEEN ?4 AND ?5 AND (l.event_time, l.seq) < (?6, ?7)
-                 ORDER BY l.event_time DESC, l.seq DESC LIMIT ?8",
-            )?;
-            let rows = stmt.query_map(
-                params![
-                    q.account_id,
-                    key,
-                    value,
-                    q.start_ms,
-                    q.end_ms,
-                    after_time,
-                    after_seq,
-                    limit
-                ],
-                row,
-            )?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()?
-        }
-        None => {
-            let mut stmt = conn.prepare_cached(
-                "SELECT event_time, seq, record FROM history
-                 WHERE account_id = ?1 AND event_time BETWEEN ?2 AND ?3 AND (event_time, seq) < (?4, ?5)
-                 ORDER BY event_time DESC, seq DESC LIMIT ?6",
-            )?;
-            let rows = stmt.query_map(
-                params![
-                    q.account_id,
-                    q.start_ms,
-                    q.end_ms,
-                    after_time,
-                    after_seq,
-                    limit
-                ],
-                row,
-            )?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()?
-        }
+    // Both statements take the same parameters; the one without an
+    // attribute leaves ?2 and ?3 unused.
+    let sql = if q.attribute.is_some() {
+        "SELECT l.event_time, l.seq, h.record FROM history_lookup l JOIN history h ON h.seq = l.seq
+         WHERE l.account_id = ?1 AND l.key = ?2 AND l.value = ?3
+           AND l.event_time BETWEEN ?4 AND ?5 AND (l.event_time, l.seq) < (?6, ?7)
+         ORDER BY l.event_time DESC, l.seq DESC LIMIT ?8"
+    } else {
+        "SELECT event_time, seq, record FROM history
+         WHERE account_id = ?1 AND event_time BETWEEN ?4 AND ?5 AND (event_time, seq) < (?6, ?7)
+         ORDER BY event_time DESC, seq DESC LIMIT ?8"
     };
-    Ok(hits)
+    let (key, value) = q.attribute.unzip();
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(
+        params![
+            q.account_id,
+            key,
+            value,
+            q.start_ms,
+            q.end_ms,
+            after_time,
+            after_seq,
+            limit
+        ],
+        row,
+    )?;
+    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
 pub(crate) fn expire(conn: &mut Connection, before_ms: i64) -> Result<usize> {
