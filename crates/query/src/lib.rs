@@ -11,16 +11,20 @@
 //! all resolve; the result keys still follow the query text.
 #![warn(missing_docs)]
 
+mod functions;
 mod prepare;
 mod render;
 mod schema;
+mod stats;
 
 pub use prepare::{prepare, Prepared};
 pub use schema::{parse_event_time, to_batch, Layout};
 
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::physical_plan::execute_stream;
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use futures::StreamExt;
 use std::sync::Arc;
 
 /// Why a statement was refused or failed.
@@ -67,17 +71,47 @@ impl Table {
     }
 }
 
-/// A finished query's result, every value rendered as CloudTrail Lake renders it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a query did, as DescribeQuery reports it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Statistics {
+    /// Events that passed the statement's filters (all scanned events
+    /// where nothing filters them).
+    pub events_matched: u64,
+    /// Events read from the tables, after time-range and statistics pruning.
+    pub events_scanned: u64,
+    /// Bytes read from the tables.
+    pub bytes_scanned: u64,
+}
+
+/// Where result rows go as they are produced, batch by batch, so that a
+/// large result never has to fit in memory.
+pub trait RowSink {
+    /// The result keys, once, before any row.
+    fn columns(&mut self, columns: Vec<String>) -> Result<(), String>;
+    /// The next rows, every value rendered as CloudTrail Lake renders it.
+    fn rows(&mut self, rows: Vec<Vec<String>>) -> Result<(), String>;
+}
+
+/// A whole result in memory (for tests and benchmarks).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueryOutput {
     /// Result keys in SELECT order.
     pub columns: Vec<String>,
     /// Rows of strings (NULL as "").
     pub rows: Vec<Vec<String>>,
-    /// Events in the scanned tables.
-    pub events_scanned: u64,
-    /// Bytes of the scanned events.
-    pub bytes_scanned: u64,
+    /// What the query read and matched.
+    pub statistics: Statistics,
+}
+
+impl RowSink for QueryOutput {
+    fn columns(&mut self, columns: Vec<String>) -> Result<(), String> {
+        self.columns = columns;
+        Ok(())
+    }
+    fn rows(&mut self, rows: Vec<Vec<String>>) -> Result<(), String> {
+        self.rows.extend(rows);
+        Ok(())
+    }
 }
 
 /// A session for one query: the tables come from [`Table`]s given to
@@ -87,52 +121,90 @@ pub fn session() -> SessionContext {
         .with_information_schema(false)
         .with_target_partitions(2)
         .with_batch_size(8192);
-    SessionContext::new_with_config(config)
+    let ctx = SessionContext::new_with_config(config);
+    functions::register(&ctx);
+    ctx
 }
 
-/// Runs a prepared statement in `ctx` (from [`session`]) over `tables`
-/// (which must include every table the statement names).
-pub async fn execute(
-    ctx: &SessionContext,
-    prepared: &Prepared,
-    tables: Vec<Table>,
-) -> Result<QueryOutput, QueryError> {
-    let mut events_scanned = 0u64;
-    let mut bytes_scanned = 0u64;
-    for table in tables {
-        events_scanned += table.events;
-        bytes_scanned += table.bytes;
-        ctx.register_table(table.id.as_str(), table.provider)
-            .map_err(|e| QueryError::Execution(e.to_string()))?;
-    }
+/// Plans `prepared` in `ctx`, where its tables are registered.
+async fn plan(ctx: &SessionContext, prepared: &Prepared) -> Result<DataFrame, QueryError> {
     // Belt and braces: `prepare` already admits only SELECT, and the options
     // stop DDL, DML and SET should anything slip through.
     let options = SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false)
         .with_allow_statements(false);
-    let df = ctx
-        .sql_with_options(&prepared.sql, options)
+    ctx.sql_with_options(&prepared.sql, options)
         .await
-        .map_err(|e| QueryError::InvalidStatement(clean_error(&e.to_string())))?;
+        .map_err(|e| QueryError::InvalidStatement(clean_error(&e.to_string())))
+}
+
+/// Checks that `prepared` plans against the columns of its tables (given
+/// with their layouts), so that StartQuery can refuse a statement naming
+/// unknown columns or functions before it is queued.
+pub async fn check(prepared: &Prepared, tables: &[(String, Layout)]) -> Result<(), QueryError> {
+    let ctx = session();
+    for (id, layout) in tables {
+        let empty = MemTable::try_new(layout.schema(), vec![vec![]])
+            .map_err(|e| QueryError::Execution(e.to_string()))?;
+        ctx.register_table(id.as_str(), Arc::new(empty))
+            .map_err(|e| QueryError::Execution(e.to_string()))?;
+    }
+    let df = plan(&ctx, prepared).await?;
+    df.create_physical_plan()
+        .await
+        .map(|_| ())
+        .map_err(|e| QueryError::InvalidStatement(clean_error(&e.to_string())))
+}
+
+/// Runs a prepared statement in `ctx` (from [`session`]) over `tables`
+/// (which must include every table the statement names), handing the
+/// rendered rows to `sink` as they come.
+pub async fn execute(
+    ctx: &SessionContext,
+    prepared: &Prepared,
+    tables: Vec<Table>,
+    sink: &mut dyn RowSink,
+) -> Result<Statistics, QueryError> {
+    let mut events = 0u64;
+    let mut bytes = 0u64;
+    for table in tables {
+        events += table.events;
+        bytes += table.bytes;
+        ctx.register_table(table.id.as_str(), table.provider)
+            .map_err(|e| QueryError::Execution(e.to_string()))?;
+    }
+    let df = plan(ctx, prepared).await?;
     let names: Vec<String> = df
         .schema()
         .fields()
         .iter()
         .map(|f| f.name().clone())
         .collect();
-    let batches = df
-        .collect()
-        .await
-        .map_err(|e| QueryError::Execution(clean_error(&e.to_string())))?;
-    let columns = prepared.column_names(&names);
-    let rows = render::rows(&batches).map_err(QueryError::Execution)?;
-    Ok(QueryOutput {
-        columns,
-        rows,
-        events_scanned,
-        bytes_scanned,
-    })
+    let failed = |e: datafusion::error::DataFusionError| {
+        QueryError::Execution(clean_error(&e.to_string()))
+    };
+    let physical = df.create_physical_plan().await.map_err(failed)?;
+    sink.columns(prepared.column_names(&names))
+        .map_err(QueryError::Execution)?;
+    let mut stream = execute_stream(physical.clone(), ctx.task_ctx()).map_err(failed)?;
+    while let Some(batch) = stream.next().await {
+        let rows = render::batch_rows(&batch.map_err(failed)?).map_err(QueryError::Execution)?;
+        sink.rows(rows).map_err(QueryError::Execution)?;
+    }
+    let bytes_per_event = if events == 0 { 0 } else { bytes / events };
+    Ok(stats::of(physical.as_ref(), bytes_per_event))
+}
+
+/// Runs a prepared statement and keeps the whole result in memory.
+pub async fn run(
+    ctx: &SessionContext,
+    prepared: &Prepared,
+    tables: Vec<Table>,
+) -> Result<QueryOutput, QueryError> {
+    let mut out = QueryOutput::default();
+    out.statistics = execute(ctx, prepared, tables, &mut out).await?;
+    Ok(out)
 }
 
 /// DataFusion's messages are good but carry internal prefixes; keep the part

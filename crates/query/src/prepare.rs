@@ -10,7 +10,7 @@
 use crate::QueryError;
 use datafusion::sql::sqlparser::ast::{
     visit_expressions_mut, AccessExpr, Expr, FunctionArg, FunctionArgExpr, FunctionArguments,
-    ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, Subscript,
+    Ident, ObjectName, ObjectNamePart, Query, Select, SelectItem, SetExpr, Statement, Subscript,
     TableFactor, Value, Visit, Visitor,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -31,8 +31,8 @@ pub struct Prepared {
     wildcard: bool,
 }
 
-/// CloudTrail's spelling of the top-level columns, for `SELECT *`.
-const COLUMN_SPELLING: [(&str, &str); 10] = [
+/// CloudTrail's spelling of the top-level columns (both layouts), for `SELECT *`.
+const COLUMN_SPELLING: [(&str, &str); 33] = [
     ("eventversion", "eventVersion"),
     ("eventcategory", "eventCategory"),
     ("eventtype", "eventType"),
@@ -43,6 +43,29 @@ const COLUMN_SPELLING: [(&str, &str); 10] = [
     ("addendum", "addendum"),
     ("metadata", "metadata"),
     ("eventdata", "eventData"),
+    ("useridentity", "userIdentity"),
+    ("eventsource", "eventSource"),
+    ("eventname", "eventName"),
+    ("sourceipaddress", "sourceIPAddress"),
+    ("useragent", "userAgent"),
+    ("errorcode", "errorCode"),
+    ("errormessage", "errorMessage"),
+    ("requestparameters", "requestParameters"),
+    ("responseelements", "responseElements"),
+    ("additionaleventdata", "additionalEventData"),
+    ("requestid", "requestID"),
+    ("readonly", "readOnly"),
+    ("resources", "resources"),
+    ("apiversion", "apiVersion"),
+    ("managementevent", "managementEvent"),
+    ("sharedeventid", "sharedEventID"),
+    ("annotation", "annotation"),
+    ("vpcendpointid", "vpcEndpointId"),
+    ("serviceeventdetails", "serviceEventDetails"),
+    ("edgedevicedetails", "edgeDeviceDetails"),
+    ("insightdetails", "insightDetails"),
+    ("tlsdetails", "tlsDetails"),
+    ("sessioncredentialfromconsole", "sessionCredentialFromConsole"),
 ];
 
 impl Prepared {
@@ -191,13 +214,51 @@ impl Visitor for Relations {
     }
 }
 
+/// Trino functions that DataFusion has under another name or shape.
+const RENAMED: [(&str, &str); 6] = [
+    ("contains", "array_has"), // Trino's contains is for arrays only
+    ("split", "string_to_array"),
+    ("arbitrary", "any_value"),
+    ("filter", "array_filter"),
+    ("transform", "array_transform"),
+    ("approx_percentile", "approx_percentile_cont"),
+];
+
+fn parse_expr(text: &str) -> Option<Expr> {
+    Parser::new(&GenericDialect {})
+        .try_with_sql(text)
+        .ok()?
+        .parse_expr()
+        .ok()
+}
+
+/// The plain positional arguments of a call, if that is all it has.
+fn plain_args(args: &FunctionArguments) -> Option<Vec<&Expr>> {
+    let FunctionArguments::List(list) = args else {
+        return None;
+    };
+    if !list.clauses.is_empty() || list.duplicate_treatment.is_some() {
+        return None;
+    }
+    list.args
+        .iter()
+        .map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Rewrites the Trino forms DataFusion reads differently:
 /// - `resources[2].arn`: DataFusion resolves a field after a subscript only
 ///   in bracket form, so `.arn` becomes `['arn']` (struct field names are
 ///   stored lower-case; column names are case-insensitive in CloudTrail Lake);
 /// - `element_at(m, k)`: Trino returns the value (map) or element (array,
 ///   1-based, NULL out of range); DataFusion's `element_at` on a map returns
-///   a list, so it becomes the subscript `m[k]`, which means the same in both.
+///   a list, so it becomes the subscript `m[k]`, which means the same in both;
+/// - functions DataFusion spells differently ([`RENAMED`]), and the ones it
+///   expresses with other syntax: `count_if(c)`, `max_by(x, y)`,
+///   `min_by(x, y)`, `if(c, a[, b])`.
 fn trino_forms(expr: &mut Expr) {
     match expr {
         Expr::CompoundFieldAccess { access_chain, .. } => {
@@ -209,19 +270,29 @@ fn trino_forms(expr: &mut Expr) {
                 }
             }
         }
-        Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("element_at") => {
-            let FunctionArguments::List(list) = &mut f.args else {
+        Expr::Function(f) => {
+            let name = f.name.to_string().to_ascii_lowercase();
+            if let Some((_, to)) = RENAMED.iter().find(|(from, _)| *from == name) {
+                f.name = ObjectName::from(vec![Ident::new(*to)]);
+                return;
+            }
+            let Some(args) = plain_args(&f.args) else {
                 return;
             };
-            if let [FunctionArg::Unnamed(FunctionArgExpr::Expr(root)), FunctionArg::Unnamed(FunctionArgExpr::Expr(index))] =
-                list.args.as_mut_slice()
-            {
-                let root = Box::new(std::mem::replace(root, Expr::value(Value::Null)));
-                let index = std::mem::replace(index, Expr::value(Value::Null));
-                *expr = Expr::CompoundFieldAccess {
-                    root,
-                    access_chain: vec![AccessExpr::Subscript(Subscript::Index { index })],
-                };
+            let text: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let rewritten = match (name.as_str(), text.as_slice()) {
+                ("element_at", [root, index]) => {
+                    Some(format!("({root})[{index}]"))
+                }
+                ("count_if", [c]) => Some(format!("count(CASE WHEN {c} THEN 1 END)")),
+                ("max_by", [x, y]) => Some(format!("first_value({x} ORDER BY {y} DESC NULLS LAST)")),
+                ("min_by", [x, y]) => Some(format!("first_value({x} ORDER BY {y} ASC NULLS LAST)")),
+                ("if", [c, a]) => Some(format!("CASE WHEN {c} THEN {a} END")),
+                ("if", [c, a, b]) => Some(format!("CASE WHEN {c} THEN {a} ELSE {b} END")),
+                _ => None,
+            };
+            if let Some(new) = rewritten.as_deref().and_then(parse_expr) {
+                *expr = new;
             }
         }
         _ => {}

@@ -23,7 +23,7 @@ async fn run(sql: &str) -> Result<QueryOutput, QueryError> {
         record("u2", "Login", "2024-01-16T10:00:00Z"),
         record("u3", "Logout", "2024-01-17T10:00:00.5Z"),
     ];
-    execute(
+    crate::run(
         &session(),
         &p,
         vec![Table::from_records(ID, Layout::Integration, &records, 300)?],
@@ -51,7 +51,7 @@ async fn paths_counts_and_timestamps_render_as_cloudtrail_lake_does() {
             "2024-01-17 10:00:00.500"
         ]]
     );
-    assert_eq!(out.events_scanned, 3);
+    assert_eq!(out.statistics.events_scanned, 3);
 
     let out = run(&format!(
         "SELECT eventData.eventName, COUNT(*) FROM {ID} WHERE eventTime > '2024-01-15 12:00:00' GROUP BY eventData.eventName ORDER BY 1"
@@ -112,7 +112,7 @@ async fn run_trail(sql: &str) -> Result<QueryOutput, QueryError> {
     other["readOnly"] = json!(false);
     other["eventName"] = json!("PutObject");
     other["errorCode"] = serde_json::Value::Null;
-    execute(
+    crate::run(
         &session(),
         &p,
         vec![Table::from_records(
