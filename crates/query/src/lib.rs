@@ -193,7 +193,7 @@ pub async fn execute(
         sink.rows(rows).map_err(QueryError::Execution)?;
     }
     let bytes_per_event = if events == 0 { 0 } else { bytes / events };
-    Ok(stats::of(physical.as_ref(), bytes_per_event))
+    Ok(stats::of(physical.as_ref(), events, bytes_per_event))
 }
 
 /// Runs a prepared statement and keeps the whole result in memory.

@@ -170,3 +170,88 @@ async fn cloudtrail_records_have_the_management_event_columns() {
     .unwrap();
     assert_eq!(out.rows, vec![vec!["PutObject", "1"]]);
 }
+
+/// One row of `sql` over the trail records.
+async fn one(sql: &str) -> Vec<String> {
+    let out = run_trail(&format!("{sql} FROM {ID}")).await.unwrap();
+    out.rows.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn trino_date_and_time_functions() {
+    assert_eq!(
+        one("SELECT day_of_week(eventTime), dow(eventTime), year(eventTime), month(eventTime), day(eventTime), hour(eventTime), \
+             day_of_year(eventTime), week(eventTime), quarter(eventTime), to_unixtime(eventTime)").await,
+        vec!["1", "1", "2024", "1", "15", "11", "15", "3", "1", "1705319940.0"]
+    );
+    assert_eq!(
+        one("SELECT date_add('day', 20, eventTime), date_add('month', -1, eventTime), \
+             date_diff('hour', from_iso8601_timestamp('2024-01-15T00:00:00Z'), eventTime), \
+             date_format(eventTime, '%Y-%m-%d %H:%i:%s %W'), to_iso8601(eventTime), \
+             date_trunc('day', eventTime), date_parse('2024/01/02 03:04', '%Y/%m/%d %H:%i')").await,
+        vec![
+            "2024-02-04 11:59:00.000",
+            "2023-12-15 11:59:00.000",
+            "11",
+            "2024-01-15 11:59:00 Monday",
+            "2024-01-15T11:59:00.000Z",
+            "2024-01-15 00:00:00.000",
+            "2024-01-02 03:04:00.000"
+        ]
+    );
+    assert_eq!(
+        one("SELECT COUNT(*)").await.len(),
+        1,
+        "aggregates over the trail table"
+    );
+    assert!(matches!(
+        run_trail(&format!("SELECT date_add('fortnight', 1, eventTime) FROM {ID}")).await,
+        Err(QueryError::Execution(m)) if m.contains("fortnight")
+    ));
+}
+
+#[tokio::test]
+async fn trino_json_regex_array_and_map_functions() {
+    assert_eq!(
+        one("SELECT json_extract_scalar(requestParameters['range'], '$.from'), json_extract(requestParameters['range'], '$'), \
+             regexp_extract(userIdentity.arn, 'assumed-role/(\\w+)/', 1), regexp_like(eventName, '^Get'), \
+             contains(split('a,b,c', ','), 'b'), array_join(split('a,b', ','), '+'), cardinality(requestParameters), \
+             element_at(map_keys(requestParameters), 1), if(readOnly, 'ro', 'rw'), try_cast('x' AS integer), \
+             json_array_length('[1,2,3]'), json_size('{\"a\":{\"b\":1,\"c\":2}}', '$.a')").await,
+        vec!["0", "{\"from\":0}", "Admin", "true", "true", "a+b", "3", "bucketName", "ro", "", "3", "2"]
+    );
+}
+
+#[tokio::test]
+async fn trino_aggregates() {
+    let out = run_trail(&format!(
+        "SELECT count_if(readOnly), max_by(eventName, eventID), min_by(eventName, eventID), approx_distinct(eventName), \
+         arbitrary(eventSource) FROM {ID}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(out.rows, vec![vec!["1", "PutObject", "GetObject", "2", "s3.amazonaws.com"]]);
+}
+
+#[tokio::test]
+async fn statistics_count_what_the_filters_kept() {
+    let out = run_trail(&format!("SELECT eventName FROM {ID} WHERE readOnly = true")).await.unwrap();
+    assert_eq!(out.rows.len(), 1);
+    assert_eq!(out.statistics.events_scanned, 2);
+    assert_eq!(out.statistics.events_matched, 1);
+    let out = run_trail(&format!("SELECT COUNT(*) FROM {ID}")).await.unwrap();
+    assert_eq!((out.statistics.events_scanned, out.statistics.events_matched), (2, 2));
+}
+
+#[tokio::test]
+async fn nested_values_render_as_trino_prints_them() {
+    assert_eq!(
+        one("SELECT resources, tlsDetails, requestParameters").await,
+        vec![
+            "[{accountid=null, type=AWS::S3::Object, arn=arn:aws:s3:::logs/a.txt, arnprefix=null}, \
+             {accountid=111122223333, type=AWS::S3::Bucket, arn=arn:aws:s3:::logs, arnprefix=null}]",
+            "{tlsversion=TLSv1.3, ciphersuite=TLS_AES_128_GCM_SHA256, clientprovidedhostheader=logs.s3.amazonaws.com}",
+            "{bucketName=logs, key=a.txt, range={\"from\":0}}"
+        ]
+    );
+}

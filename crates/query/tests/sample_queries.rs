@@ -161,14 +161,21 @@ fn golden() -> BTreeMap<String, Vec<String>> {
 async fn every_sample_query_gives_its_golden_rows() {
     let samples = samples();
     assert_eq!(samples.len(), 22, "the samples file changed");
+    let stores = tables();
     let mut got = BTreeMap::new();
     for (name, sql) in &samples {
         let result = match query::prepare(sql) {
             Ok(prepared) => {
                 let ctx = query::session();
-                let wanted: Vec<Table> = tables()
-                    .into_iter()
+                let wanted: Vec<Table> = stores
+                    .iter()
                     .filter(|t| prepared.tables.contains(&t.id))
+                    .map(|t| Table {
+                        id: t.id.clone(),
+                        provider: t.provider.clone(),
+                        events: t.events,
+                        bytes: t.bytes,
+                    })
                     .collect();
                 query::run(&ctx, &prepared, wanted).await
             }
