@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// Seconds after which a running query is stopped as TIMED_OUT (AWS: 3600).
     #[arg(long, env = "CAIRN_QUERY_TIMEOUT", default_value_t = 3600)]
     query_timeout: u64,
+    /// Queries that run at once (server-wide); the others wait QUEUED.
+    #[arg(long, env = "CAIRN_QUERY_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=64))]
+    query_workers: u64,
     /// Milliseconds between flushes of the ingest log into the event tables
     /// (queries see unflushed events too; this bounds the log's size).
     #[arg(long, env = "CAIRN_FLUSH_INTERVAL_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..))]
@@ -181,7 +184,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         channels: args.max_channels,
         concurrent_queries: args.max_concurrent_queries,
         query_timeout: Duration::from_secs(args.query_timeout),
-        ..Quotas::default()
+        query_workers: args.query_workers as usize,
     };
     let tables = Arc::new(
         tables::Tables::open_local(&args.data_dir.join("tables"), log.clone())

@@ -21,6 +21,7 @@ mod maintain;
 mod paging;
 mod queries;
 mod records;
+mod results;
 
 pub use audit::{ApiCall, AuditTrail};
 pub use iam::Caller;
@@ -74,6 +75,9 @@ pub struct Lake {
     clock: Clock,
     results_dir: PathBuf,
     query_slots: Arc<tokio::sync::Semaphore>,
+    query_runtime: queries::QueryRuntime,
+    /// The runtime the service was made on (requests, timers).
+    main_runtime: Option<tokio::runtime::Handle>,
     running: Mutex<std::collections::HashMap<String, tokio::task::AbortHandle>>,
     /// Serialises control-plane writes so that check-then-write sequences
     /// (name uniqueness across kinds, quotas, "EDS used by a channel") hold.
@@ -108,6 +112,8 @@ impl Lake {
             disk,
             region: region.to_string(),
             query_slots: Arc::new(tokio::sync::Semaphore::new(quotas.query_workers.max(1))),
+            query_runtime: queries::QueryRuntime::new(quotas.query_workers)?,
+            main_runtime: tokio::runtime::Handle::try_current().ok(),
             quotas,
             clock: clock.unwrap_or_else(|| Arc::new(OffsetDateTime::now_utc)),
             results_dir,

@@ -94,14 +94,18 @@ impl Lake {
         Ok(report)
     }
 
-    /// Drops the days past each store's retention and the event history
-    /// past its 90 days, and purges the stores whose PENDING_DELETION
+    /// Drops the days past each store's retention, the event history
+    /// past its 90 days and the queries past their 7 days, and purges the stores whose PENDING_DELETION
     /// window has passed.
     pub async fn enforce_retention(&self) -> Result<(), ApiError> {
         let now = self.now();
         let dropped = self.expire_history(now)?;
         if dropped > 0 {
             tracing::info!(events = dropped, "dropped event history older than 90 days");
+        }
+        let queries = self.expire_queries(now)?;
+        if queries > 0 {
+            tracing::info!(queries, "forgot queries older than 7 days and deleted their results");
         }
         for (account, s) in self.all_stores()? {
             let deleted_at = OffsetDateTime::from_unix_timestamp(s.updated as i64)

@@ -6,6 +6,7 @@
 //! restarts. Queries that were queued or running when the server stopped
 //! are marked FAILED at the next start.
 
+use crate::results::{self, ResultsFile};
 use crate::{arn, epoch, from_doc, paging, storage, to_doc, Caller, Lake};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -37,14 +38,51 @@ struct QueryState {
     total_results: i64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredResults {
-    columns: Vec<String>,
-    rows: Vec<Vec<String>>,
-}
-
 fn err(code: ErrorCode, message: impl Into<String>) -> ApiError {
     ApiError::new(code, message)
+}
+
+/// The threads queries run on: their own, so that a heavy query never
+/// starves the requests (ingest above all) served on the main runtime.
+pub(crate) struct QueryRuntime(Option<tokio::runtime::Runtime>);
+
+impl QueryRuntime {
+    pub(crate) fn new(workers: usize) -> Result<Self, ApiError> {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers.max(1))
+            .thread_name("cairn-query")
+            .enable_all()
+            .build()
+            .map(|r| Self(Some(r)))
+            .map_err(|e| crate::internal(format!("cannot start the query threads: {e}")))
+    }
+
+    fn spawn<F>(&self, work: F) -> Option<tokio::task::AbortHandle>
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.0.as_ref().map(|r| r.spawn(work).abort_handle())
+    }
+}
+
+impl Drop for QueryRuntime {
+    /// Dropping a runtime blocks, which an async context forbids: let its
+    /// threads wind down on their own (running queries are FAILED at the
+    /// next start anyway).
+    fn drop(&mut self) {
+        if let Some(r) = self.0.take() {
+            r.shutdown_background();
+        }
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn is_terminal(status: &str) -> bool {
@@ -159,6 +197,7 @@ impl Lake {
             ));
         }
         let mut eds = Vec::new();
+        let mut layouts = Vec::new();
         for id in &prepared.tables {
             let s = self.authorized_store(caller, "cloudtrail:StartQuery", id)?;
             if s.status == "PENDING_DELETION" {
@@ -167,8 +206,14 @@ impl Lake {
                     format!("Event data store {} is pending deletion and cannot be queried: restore it first.", s.arn),
                 ));
             }
+            layouts.push((s.id.clone(), s.layout()));
             eds.push(s.id);
         }
+        // Unknown columns and functions, type errors: refused now, as AWS
+        // does, rather than queued to fail.
+        query::check(&prepared, &layouts)
+            .await
+            .map_err(|e| err(ErrorCode::InvalidQueryStatement, e.to_string()))?;
         let _guard = self.control.lock().await;
         let active = self
             .meta
@@ -212,14 +257,62 @@ impl Lake {
         }
         let lake = self.clone();
         let id = q.id.clone();
-        let handle = tokio::spawn(async move { lake.run_query(q, prepared).await });
-        if let Ok(mut running) = self.running.lock() {
-            running.insert(id.clone(), handle.abort_handle());
+        // Registered before the query can finish and deregister itself.
+        let mut running = self.running.lock().map_err(|_| {
+            err(ErrorCode::InternalFailure, "the query registry is unavailable; retry")
+        })?;
+        if let Some(handle) = self
+            .query_runtime
+            .spawn(async move { lake.run_query(q, prepared).await })
+        {
+            running.insert(id.clone(), handle);
         }
+        drop(running);
         Ok(StartQueryResponse {
             query_id: Some(id),
             event_data_store_owner_account_id: None,
         })
+    }
+
+    /// Reads the stores `eds` of `account` and runs `prepared` over them into `sink`.
+    async fn execute_query(
+        &self,
+        account: &str,
+        eds: &[String],
+        prepared: &query::Prepared,
+        sink: &mut ResultsFile,
+    ) -> Result<query::Statistics, String> {
+        let ctx = query::session();
+        let now = self.now();
+        let stores: Vec<(String, tables::TableSpec)> = self
+            .stores(account)
+            .map_err(|e| e.message)?
+            .into_iter()
+            .filter(|s| eds.contains(&s.id))
+            .map(|s| {
+                let spec = s.table_spec(now);
+                (s.id, spec)
+            })
+            .collect();
+        let tables = self
+            .tables
+            .scan(&ctx, &stores)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "reading event tables failed");
+                format!("The event data could not be read ({e}). Retry the query.")
+            })?
+            .into_iter()
+            .map(|s| query::Table {
+                id: s.id,
+                provider: s.provider,
+                events: s.events,
+                bytes: s.bytes,
+            })
+            .collect();
+        query::execute(&ctx, prepared, tables, sink)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     async fn run_query(self: std::sync::Arc<Self>, mut q: QueryState, prepared: query::Prepared) {
@@ -240,71 +333,67 @@ impl Lake {
             tracing::error!(error = %e, "could not mark a query RUNNING");
         }
         let started = std::time::Instant::now();
-        let work = async {
-            let ctx = query::session();
-            let now = self.now();
-            let stores: Vec<(String, tables::TableSpec)> = self
-                .stores(&q.account)
-                .map_err(|e| e.message)?
-                .into_iter()
-                .filter(|s| q.eds.contains(&s.id))
-                .map(|s| {
-                    let spec = s.table_spec(now);
-                    (s.id, spec)
-                })
-                .collect();
-            let tables = self
-                .tables
-                .scan(&ctx, &stores)
-                .await
-                .map_err(|e| {
-                    tracing::error!(error = %e, "reading event tables failed");
-                    format!("The event data could not be read ({e}). Retry the query.")
-                })?
-                .into_iter()
-                .map(|s| query::Table {
-                    id: s.id,
-                    provider: s.provider,
-                    events: s.events,
-                    bytes: s.bytes,
-                })
-                .collect();
-            query::execute(&ctx, &prepared, tables)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        let outcome = tokio::time::timeout(self.quotas.query_timeout, work).await;
-        q.execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-        match outcome {
-            Ok(Ok(out)) => {
-                q.events_scanned = out.events_scanned as i64;
-                q.bytes_scanned = out.bytes_scanned as i64;
-                q.total_results = out.rows.len() as i64;
-                q.events_matched = q.total_results;
-                let stored = StoredResults {
-                    columns: out.columns,
-                    rows: out.rows,
+        match ResultsFile::create(&self.results_dir, &q.id, self.disk.clone()) {
+            Err(e) => {
+                q.status = "FAILED".into();
+                q.error = Some(format!("The query results could not be saved: {e}"));
+            }
+            Ok(mut sink) => {
+                let lake = self.clone();
+                let (account, eds) = (q.account.clone(), q.eds.clone());
+                // The work is a task of its own, so that it can be stopped
+                // from outside: by CancelQuery (dropping this future drops
+                // the guard) or by the timeout.
+                let mut work = tokio::spawn(async move {
+                    let outcome = lake.execute_query(&account, &eds, &prepared, &mut sink).await;
+                    (outcome, sink)
+                });
+                let _stop_on_cancel = AbortOnDrop(work.abort_handle());
+                // The clock runs on the main runtime: its timer keeps
+                // ticking however busy the query threads are.
+                let timeout = self.quotas.query_timeout;
+                let mut timer = match &self.main_runtime {
+                    Some(main) => main.spawn(tokio::time::sleep(timeout)),
+                    None => tokio::spawn(tokio::time::sleep(timeout)),
                 };
-                match self.write_results(&q.id, &stored) {
-                    Ok(()) => q.status = "FINISHED".into(),
-                    Err(e) => {
-                        q.status = "FAILED".into();
-                        q.error = Some(e);
+                tokio::select! {
+                    done = &mut work => match done {
+                        Ok((Ok(stats), sink)) => match sink.finish() {
+                            Ok(rows) => {
+                                q.total_results = rows as i64;
+                                q.events_matched = stats.events_matched as i64;
+                                q.events_scanned = stats.events_scanned as i64;
+                                q.bytes_scanned = stats.bytes_scanned as i64;
+                                q.status = "FINISHED".into();
+                            }
+                            Err(e) => {
+                                q.status = "FAILED".into();
+                                q.error = Some(format!("The query results could not be saved: {e}"));
+                            }
+                        },
+                        Ok((Err(message), _)) => {
+                            q.status = "FAILED".into();
+                            q.error = Some(message);
+                        }
+                        Err(e) => {
+                            tracing::error!(error = %e, "a query's task ended abnormally");
+                            q.status = "FAILED".into();
+                            q.error = Some("The query stopped unexpectedly. Run it again.".into());
+                        }
+                    },
+                    _ = &mut timer => {
+                        work.abort();
+                        q.status = "TIMED_OUT".into();
+                        q.error = Some(format!(
+                            "The query ran longer than {} seconds and was stopped.",
+                            timeout.as_secs()
+                        ));
                     }
                 }
-            }
-            Ok(Err(message)) => {
-                q.status = "FAILED".into();
-                q.error = Some(message);
-            }
-            Err(_) => {
-                q.status = "TIMED_OUT".into();
-                q.error = Some(format!(
-                    "The query ran longer than {} seconds and was stopped.",
-                    self.quotas.query_timeout.as_secs()
-                ));
+                timer.abort();
             }
         }
+        q.execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         // A CancelQuery that landed meanwhile wins.
         if let Ok(Some(doc)) = self.meta.get(KIND, &q.account, &q.id) {
             if from_doc::<QueryState>(&doc)
@@ -322,24 +411,23 @@ impl Lake {
         }
     }
 
-    fn results_path(&self, id: &str) -> std::path::PathBuf {
-        self.results_dir.join(format!("{id}.json"))
-    }
-
-    fn write_results(&self, id: &str, results: &StoredResults) -> Result<(), String> {
-        let bytes = serde_json::to_vec(results).map_err(|e| e.to_string())?;
-        let tmp = self.results_dir.join(format!("{id}.tmp"));
-        let write = || {
-            std::fs::write(&tmp, &bytes).and_then(|_| std::fs::rename(&tmp, self.results_path(id)))
-        };
-        let mut written = write();
-        if written.is_err() && self.disk.release() {
-            written = write();
+    /// Forgets the queries older than 7 days and deletes their results,
+    /// as AWS keeps them 7 days; returns how many went.
+    pub(crate) fn expire_queries(&self, now: time::OffsetDateTime) -> Result<usize, ApiError> {
+        let horizon = epoch(now) - RESULTS_KEPT_SECS;
+        let mut expired = 0;
+        for account in self.meta.accounts().map_err(storage)? {
+            for doc in self.meta.list(KIND, &account.id).map_err(storage)? {
+                let q: QueryState = from_doc(&doc)?;
+                if q.created < horizon && is_terminal(&q.status) {
+                    // Results first: a crash in between leaves the query listed, and it goes next time.
+                    results::remove(&self.results_dir, &q.id);
+                    self.meta.delete(KIND, &q.account, &q.id).map_err(storage)?;
+                    expired += 1;
+                }
+            }
         }
-        written.map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("the query results could not be saved: {e}")
-        })
+        Ok(expired)
     }
 
     /// DescribeQuery.
@@ -409,7 +497,7 @@ impl Lake {
                 error_message: q.error.clone(),
             });
         }
-        let bytes = std::fs::read(self.results_path(&q.id)).map_err(|e| {
+        let unreadable = |e: String| {
             err(
                 ErrorCode::InternalFailure,
                 format!(
@@ -417,22 +505,15 @@ impl Lake {
                     q.id
                 ),
             )
-        })?;
-        let stored: StoredResults = serde_json::from_slice(&bytes).map_err(|e| {
-            err(
-                ErrorCode::InternalFailure,
-                format!(
-                    "The results of query {} are damaged ({e}). Run the query again.",
-                    q.id
-                ),
-            )
-        })?;
-        let (rows, next) = paging::page(&list, &stored.rows, start, size);
+        };
+        let (columns, rows) =
+            results::read_page(&self.results_dir, &q.id, start, size).map_err(unreadable)?;
+        let end = start + rows.len();
+        let next = (end < q.total_results.max(0) as usize).then(|| paging::token(&list, end));
         let rows: Vec<Vec<HashMap<String, String>>> = rows
             .into_iter()
             .map(|row| {
-                stored
-                    .columns
+                columns
                     .iter()
                     .zip(row)
                     .map(|(c, v)| HashMap::from([(c.clone(), v)]))
@@ -449,7 +530,7 @@ impl Lake {
                     .collect(),
             ),
             next_token: next,
-            error_message: None,
+            error_message: q.error.clone(),
         })
     }
 

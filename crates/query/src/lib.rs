@@ -22,7 +22,12 @@ pub use schema::{parse_event_time, to_batch, Layout};
 
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::context::SQLOptions;
-use datafusion::physical_plan::execute_stream;
+use datafusion::common::config::ConfigOptions;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::coop::CooperativeExec;
+use datafusion::physical_plan::{execute_stream, ExecutionPlan};
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -121,9 +126,48 @@ pub fn session() -> SessionContext {
         .with_information_schema(false)
         .with_target_partitions(2)
         .with_batch_size(8192);
-    let ctx = SessionContext::new_with_config(config);
+    let state = SessionStateBuilder::new()
+        .with_config(config)
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(YieldAfterJoins))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
     functions::register(&ctx);
     ctx
+}
+
+/// Makes joins hand control back between output batches. A join can make
+/// millions of rows out of one input batch without ever waiting, and a task
+/// that never waits cannot be cancelled (CancelQuery) or timed out: the
+/// cooperative wrapper spends tokio's task budget per batch and yields when
+/// it runs out.
+#[derive(Debug)]
+struct YieldAfterJoins;
+
+impl PhysicalOptimizerRule for YieldAfterJoins {
+    fn optimize(
+        &self,
+        plan: Arc<dyn ExecutionPlan>,
+        _config: &ConfigOptions,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|node| {
+            if node.name().contains("Join") || node.name() == "UnnestExec" {
+                let wrapped: Arc<dyn ExecutionPlan> = Arc::new(CooperativeExec::new(node));
+                Ok(Transformed::yes(wrapped))
+            } else {
+                Ok(Transformed::no(node))
+            }
+        })
+        .data()
+    }
+
+    fn name(&self) -> &str {
+        "yield_after_joins"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
 }
 
 /// Plans `prepared` in `ctx`, where its tables are registered.
@@ -164,7 +208,7 @@ pub async fn execute(
     ctx: &SessionContext,
     prepared: &Prepared,
     tables: Vec<Table>,
-    sink: &mut dyn RowSink,
+    sink: &mut (dyn RowSink + Send),
 ) -> Result<Statistics, QueryError> {
     let mut events = 0u64;
     let mut bytes = 0u64;
@@ -192,7 +236,7 @@ pub async fn execute(
         let rows = render::batch_rows(&batch.map_err(failed)?).map_err(QueryError::Execution)?;
         sink.rows(rows).map_err(QueryError::Execution)?;
     }
-    let bytes_per_event = if events == 0 { 0 } else { bytes / events };
+    let bytes_per_event = bytes.checked_div(events).unwrap_or(0);
     Ok(stats::of(physical.as_ref(), events, bytes_per_event))
 }
 
