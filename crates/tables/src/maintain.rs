@@ -122,6 +122,17 @@ impl Tables {
             .sum())
     }
 
+    /// The data files the current version of table `id` references,
+    /// relative to the table's root.
+    pub async fn live_files(&self, id: &str) -> Result<Vec<String>> {
+        let table = self.table(id).await?;
+        if table.version().is_none() {
+            return Ok(Vec::new());
+        }
+        let files = table.snapshot().map_err(delta(id))?.log_data();
+        Ok(files.iter().map(|f| f.path().to_string()).collect())
+    }
+
     /// Deletes files that no current commit references (compacted,
     /// expired, or written by a flush that crashed before committing) once
     /// they are an hour old. Returns how many were deleted.
