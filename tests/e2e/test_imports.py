@@ -269,3 +269,41 @@ def test_records_without_an_event_time_are_skipped_and_listed(importer):
     assert failures[0]["ErrorType"] == "InvalidRecord" and failures[0]["ErrorMessage"].startswith("2 record(s)")
     assert failures[0]["Location"].endswith("/2024/05/06/mixed.json.gz")
     assert run_query(ct, f"SELECT eventName FROM {eds}").dicts() == [{"eventName": "GetObject"}]
+
+
+def wire_rows(q) -> list:
+    """The rows as GetQueryResults sent them: lists of one-key maps."""
+    return [row for page in q.pages for row in page["QueryResultRows"]]
+
+
+def test_cases_sql_01_and_sql_02(importer):
+    """CASES.md SQL-01 (AWS sample "APIs a user called", string literals against eventTime) and SQL-02 (error counts
+    on a Stratus Red Team detonation, whose made-up region must not be refused), after a file:// import."""
+    srv, root = importer
+    ct = srv.ct(srv.root)
+    day = root / "bucket" / "AWSLogs" / ACCOUNT / "CloudTrail" / "us-east-1" / "2023" / "07" / "19"
+    gzip_to(ODD / "otel_cloudtrail_log.json", day / "otel.json.gz")
+    # The detonation log is a bare JSON array; a trail delivers {"Records": [...]}.
+    detonation = json.loads((ODD / "stratus_aws.credential-access.ec2-get-password-data.json").read_text())
+    gzip_to(json.dumps({"Records": detonation}).encode(), day / "stratus.json.gz")
+    eds_arn, eds = cloudtrail_store(ct)
+    g = wait_import(ct, ct.start_import(Destinations=[eds_arn], ImportSource=source(root / "bucket"))["ImportId"])
+    assert g["ImportStatus"] == "COMPLETED" and g["ImportStatistics"]["FilesCompleted"] == 2, (
+        g, ct.list_import_failures(ImportId=g["ImportId"])["Failures"])
+
+    creator = json.loads((ODD / "otel_cloudtrail_log.json").read_text())["Records"][1]["userIdentity"]["userName"]
+    q = run_query(ct, f"SELECT eventID, eventName, eventSource, eventTime FROM {eds} WHERE userIdentity.username = "
+                      f"'{creator}' AND eventTime > '2023-07-19 00:00:00' AND eventTime < '2023-07-20 00:00:00'")
+    assert wire_rows(q) == [[{"eventID": "ba0801a1-87ec-4d26-be87-EXAMPLE75bbb"}, {"eventName": "CreateUser"},
+                       {"eventSource": "iam.amazonaws.com"}, {"eventTime": "2023-07-19 21:25:09.000"}]]
+
+    errors = ("SELECT errorCode, COUNT(*) AS eventCount FROM {eds} WHERE eventTime >= '2024-07-30 00:00:00' "
+              "AND eventTime < '2024-07-31 00:00:00' {extra}GROUP BY errorCode ORDER BY eventCount DESC")
+    q = run_query(ct, errors.format(eds=eds, extra="AND errorCode IS NOT NULL "))
+    assert wire_rows(q) == [[{"errorCode": "Client.UnauthorizedOperation"}, {"eventCount": "30"}],
+                      [{"errorCode": "AccessDenied"}, {"eventCount": "2"}]]
+    assert {"errorCode": "", "eventCount": "2"} in run_query(ct, errors.format(eds=eds, extra="")).dicts()
+    q = run_query(ct, f"SELECT eventSource, eventName, COUNT(*) AS n FROM {eds} WHERE eventTime >= '2024-07-30 00:00:00' "
+                      "AND eventTime < '2024-07-31 00:00:00' GROUP BY 1, 2 ORDER BY n DESC")
+    assert q.dicts() == [{"eventSource": "ec2.amazonaws.com", "eventName": "GetPasswordData", "n": "30"},
+                         {"eventSource": "sts.amazonaws.com", "eventName": "AssumeRole", "n": "4"}]

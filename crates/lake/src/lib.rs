@@ -76,8 +76,6 @@ pub struct Lake {
     results_dir: PathBuf,
     query_slots: Arc<tokio::sync::Semaphore>,
     query_runtime: queries::QueryRuntime,
-    /// The runtime the service was made on (requests, timers).
-    main_runtime: Option<tokio::runtime::Handle>,
     running: Mutex<std::collections::HashMap<String, tokio::task::AbortHandle>>,
     /// Serialises control-plane writes so that check-then-write sequences
     /// (name uniqueness across kinds, quotas, "EDS used by a channel") hold.
@@ -113,7 +111,6 @@ impl Lake {
             region: region.to_string(),
             query_slots: Arc::new(tokio::sync::Semaphore::new(quotas.query_workers.max(1))),
             query_runtime: queries::QueryRuntime::new(quotas.query_workers)?,
-            main_runtime: tokio::runtime::Handle::try_current().ok(),
             quotas,
             clock: clock.unwrap_or_else(|| Arc::new(OffsetDateTime::now_utc)),
             results_dir,

@@ -105,7 +105,10 @@ impl Lake {
         }
         let queries = self.expire_queries(now)?;
         if queries > 0 {
-            tracing::info!(queries, "forgot queries older than 7 days and deleted their results");
+            tracing::info!(
+                queries,
+                "forgot queries older than 7 days and deleted their results"
+            );
         }
         for (account, s) in self.all_stores()? {
             let deleted_at = OffsetDateTime::from_unix_timestamp(s.updated as i64)

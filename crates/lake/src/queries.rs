@@ -57,11 +57,16 @@ impl QueryRuntime {
             .map_err(|e| crate::internal(format!("cannot start the query threads: {e}")))
     }
 
-    fn spawn<F>(&self, work: F) -> Option<tokio::task::AbortHandle>
+    fn spawn<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
     where
-        F: std::future::Future<Output = ()> + Send + 'static,
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
     {
-        self.0.as_ref().map(|r| r.spawn(work).abort_handle())
+        match &self.0 {
+            Some(r) => r.spawn(work),
+            // Only while the lake is being dropped.
+            None => tokio::spawn(work),
+        }
     }
 }
 
@@ -259,14 +264,16 @@ impl Lake {
         let id = q.id.clone();
         // Registered before the query can finish and deregister itself.
         let mut running = self.running.lock().map_err(|_| {
-            err(ErrorCode::InternalFailure, "the query registry is unavailable; retry")
+            err(
+                ErrorCode::InternalFailure,
+                "the query registry is unavailable; retry",
+            )
         })?;
-        if let Some(handle) = self
-            .query_runtime
-            .spawn(async move { lake.run_query(q, prepared).await })
-        {
-            running.insert(id.clone(), handle);
-        }
+        // The query is supervised from the requests' runtime, so that its
+        // clock and its cancellation never wait for a busy query thread;
+        // only the work itself runs on the query threads.
+        let supervisor = tokio::spawn(async move { lake.run_query(q, prepared).await });
+        running.insert(id.clone(), supervisor.abort_handle());
         drop(running);
         Ok(StartQueryResponse {
             query_id: Some(id),
@@ -344,18 +351,14 @@ impl Lake {
                 // The work is a task of its own, so that it can be stopped
                 // from outside: by CancelQuery (dropping this future drops
                 // the guard) or by the timeout.
-                let mut work = tokio::spawn(async move {
-                    let outcome = lake.execute_query(&account, &eds, &prepared, &mut sink).await;
+                let mut work = self.query_runtime.spawn(async move {
+                    let outcome = lake
+                        .execute_query(&account, &eds, &prepared, &mut sink)
+                        .await;
                     (outcome, sink)
                 });
                 let _stop_on_cancel = AbortOnDrop(work.abort_handle());
-                // The clock runs on the main runtime: its timer keeps
-                // ticking however busy the query threads are.
                 let timeout = self.quotas.query_timeout;
-                let mut timer = match &self.main_runtime {
-                    Some(main) => main.spawn(tokio::time::sleep(timeout)),
-                    None => tokio::spawn(tokio::time::sleep(timeout)),
-                };
                 tokio::select! {
                     done = &mut work => match done {
                         Ok((Ok(stats), sink)) => match sink.finish() {
@@ -381,7 +384,7 @@ impl Lake {
                             q.error = Some("The query stopped unexpectedly. Run it again.".into());
                         }
                     },
-                    _ = &mut timer => {
+                    _ = tokio::time::sleep(timeout) => {
                         work.abort();
                         q.status = "TIMED_OUT".into();
                         q.error = Some(format!(
@@ -390,7 +393,6 @@ impl Lake {
                         ));
                     }
                 }
-                timer.abort();
             }
         }
         q.execution_ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);

@@ -183,10 +183,19 @@ mod tests {
             f.rows(rows).unwrap();
         }
         assert_eq!(f.finish().unwrap(), 3500);
-        for (start, size) in [(0, 1), (999, 3), (1000, 1000), (2999, 1000), (3499, 10), (3500, 5)] {
+        for (start, size) in [
+            (0, 1),
+            (999, 3),
+            (1000, 1000),
+            (2999, 1000),
+            (3499, 10),
+            (3500, 5),
+        ] {
             let (columns, rows) = read_page(&dir, "q", start, size).unwrap();
             assert_eq!(columns, vec!["n", "text"]);
-            let want: Vec<String> = (start..(start + size).min(3500)).map(|n| n.to_string()).collect();
+            let want: Vec<String> = (start..(start + size).min(3500))
+                .map(|n| n.to_string())
+                .collect();
             let got: Vec<String> = rows.iter().map(|r| r[0].clone()).collect();
             assert_eq!(got, want, "page {start}+{size}");
             assert!(rows.iter().all(|r| r[1] == "a\nb \"q\""));

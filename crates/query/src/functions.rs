@@ -8,8 +8,7 @@
 
 use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, Timelike, Utc};
 use datafusion::arrow::array::{
-    Array, ArrayRef, Float64Array, Int64Array, StringArray,
-    TimestampMicrosecondArray,
+    Array, ArrayRef, Float64Array, Int64Array, StringArray, TimestampMicrosecondArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, TimeUnit};
@@ -99,16 +98,22 @@ fn function_with_aliases(
 pub(crate) fn register(ctx: &SessionContext) {
     let parts: [(&'static str, &[&str], Kernel); 13] = [
         ("year", &[], |a| part(a, |t| i64::from(t.year()))),
-        ("quarter", &[], |a| part(a, |t| i64::from(t.month0() / 3 + 1))),
+        ("quarter", &[], |a| {
+            part(a, |t| i64::from(t.month0() / 3 + 1))
+        }),
         ("month", &[], |a| part(a, |t| i64::from(t.month()))),
         ("week", &["week_of_year"], |a| {
             part(a, |t| i64::from(t.iso_week().week()))
         }),
-        ("day", &["day_of_month"], |a| part(a, |t| i64::from(t.day()))),
+        ("day", &["day_of_month"], |a| {
+            part(a, |t| i64::from(t.day()))
+        }),
         ("day_of_week", &["dow"], |a| {
             part(a, |t| i64::from(t.weekday().number_from_monday()))
         }),
-        ("day_of_year", &["doy"], |a| part(a, |t| i64::from(t.ordinal()))),
+        ("day_of_year", &["doy"], |a| {
+            part(a, |t| i64::from(t.ordinal()))
+        }),
         ("year_of_week", &["yow"], |a| {
             part(a, |t| i64::from(t.iso_week().year()))
         }),
@@ -126,13 +131,7 @@ pub(crate) fn register(ctx: &SessionContext) {
         } else {
             DataType::Int64
         };
-        ctx.register_udf(function_with_aliases(
-            name,
-            aliases,
-            &[1],
-            returns,
-            kernel,
-        ));
+        ctx.register_udf(function_with_aliases(name, aliases, &[1], returns, kernel));
     }
     for udf in [
         function("date_add", &[3], utc(), date_add),
@@ -282,7 +281,8 @@ fn add(unit: Unit, n: i64, t: NaiveDateTime) -> Result<NaiveDateTime> {
     match unit.months() {
         Some(per) => {
             let months = n.checked_mul(per).ok_or_else(overflow)?;
-            let magnitude = Months::new(u32::try_from(months.unsigned_abs()).map_err(|_| overflow())?);
+            let magnitude =
+                Months::new(u32::try_from(months.unsigned_abs()).map_err(|_| overflow())?);
             if months >= 0 {
                 t.checked_add_months(magnitude)
             } else {
@@ -328,7 +328,11 @@ fn date_add(args: &[ArrayRef]) -> Result<ArrayRef> {
             continue;
         }
         let unit = Unit::parse(units.value(i))?;
-        out.push(Some(from_time(add(unit, n.value(i), to_time(t.value(i))?)?)));
+        out.push(Some(from_time(add(
+            unit,
+            n.value(i),
+            to_time(t.value(i))?,
+        )?)));
     }
     Ok(Arc::new(
         TimestampMicrosecondArray::from(out).with_timezone("UTC"),
@@ -346,11 +350,7 @@ fn date_diff(args: &[ArrayRef]) -> Result<ArrayRef> {
             continue;
         }
         let unit = Unit::parse(units.value(i))?;
-        out.push(Some(diff(
-            unit,
-            to_time(a.value(i))?,
-            to_time(b.value(i))?,
-        )));
+        out.push(Some(diff(unit, to_time(a.value(i))?, to_time(b.value(i))?)));
     }
     Ok(Arc::new(Int64Array::from(out)))
 }
@@ -515,7 +515,11 @@ enum Step {
 /// Parses the JSON paths Trino's json_extract takes: `$`, then `.key`,
 /// `["key"]` / `['key']` and `[n]` steps.
 fn parse_path(path: &str) -> Result<Vec<Step>> {
-    let bad = || invalid(format!("'{path}' is not a valid JSON path (like $.a.b[0] or $[\"a\"])"));
+    let bad = || {
+        invalid(format!(
+            "'{path}' is not a valid JSON path (like $.a.b[0] or $[\"a\"])"
+        ))
+    };
     let rest = path.trim().strip_prefix('$').ok_or_else(bad)?;
     let b = rest.as_bytes();
     let mut steps = Vec::new();
@@ -658,8 +662,11 @@ fn regexp_extract(args: &[ArrayRef]) -> Result<ArrayRef> {
         }
         let pattern = patterns.value(i);
         if cached.as_ref().is_none_or(|(p, _)| p != pattern) {
-            let re = regex::Regex::new(pattern)
-                .map_err(|e| invalid(format!("'{pattern}' is not a valid regular expression: {e}")))?;
+            let re = regex::Regex::new(pattern).map_err(|e| {
+                invalid(format!(
+                    "'{pattern}' is not a valid regular expression: {e}"
+                ))
+            })?;
             cached = Some((pattern.to_string(), re));
         }
         let Some((_, re)) = &cached else {
@@ -697,12 +704,54 @@ mod tests {
 
     #[test]
     fn date_diff_counts_whole_units_like_trino() {
-        assert_eq!(diff(Unit::Day, t("2023-01-01T12:00:00"), t("2023-01-03T11:59:59")), 1);
-        assert_eq!(diff(Unit::Day, t("2023-01-03T11:59:59"), t("2023-01-01T12:00:00")), -1);
-        assert_eq!(diff(Unit::Month, t("2023-01-31T00:00:00"), t("2023-02-28T00:00:00")), 0);
-        assert_eq!(diff(Unit::Month, t("2023-01-15T00:00:00"), t("2023-03-15T00:00:00")), 2);
-        assert_eq!(diff(Unit::Year, t("2020-02-29T00:00:00"), t("2023-02-28T00:00:00")), 2);
-        assert_eq!(diff(Unit::Quarter, t("2023-01-01T00:00:00"), t("2023-12-31T00:00:00")), 3);
+        assert_eq!(
+            diff(
+                Unit::Day,
+                t("2023-01-01T12:00:00"),
+                t("2023-01-03T11:59:59")
+            ),
+            1
+        );
+        assert_eq!(
+            diff(
+                Unit::Day,
+                t("2023-01-03T11:59:59"),
+                t("2023-01-01T12:00:00")
+            ),
+            -1
+        );
+        assert_eq!(
+            diff(
+                Unit::Month,
+                t("2023-01-31T00:00:00"),
+                t("2023-02-28T00:00:00")
+            ),
+            0
+        );
+        assert_eq!(
+            diff(
+                Unit::Month,
+                t("2023-01-15T00:00:00"),
+                t("2023-03-15T00:00:00")
+            ),
+            2
+        );
+        assert_eq!(
+            diff(
+                Unit::Year,
+                t("2020-02-29T00:00:00"),
+                t("2023-02-28T00:00:00")
+            ),
+            2
+        );
+        assert_eq!(
+            diff(
+                Unit::Quarter,
+                t("2023-01-01T00:00:00"),
+                t("2023-12-31T00:00:00")
+            ),
+            3
+        );
     }
 
     #[test]
@@ -720,9 +769,14 @@ mod tests {
 
     #[test]
     fn mysql_formats_translate() {
-        assert_eq!(chrono_format("%Y-%m-%d %H:%i:%s").unwrap(), "%Y-%m-%d %H:%M:%S");
         assert_eq!(
-            t("2023-01-22T16:53:53.123").format(&chrono_format("%W %e %M %Y %T.%f").unwrap()).to_string(),
+            chrono_format("%Y-%m-%d %H:%i:%s").unwrap(),
+            "%Y-%m-%d %H:%M:%S"
+        );
+        assert_eq!(
+            t("2023-01-22T16:53:53.123")
+                .format(&chrono_format("%W %e %M %Y %T.%f").unwrap())
+                .to_string(),
             "Sunday 22 January 2023 16:53:53.123000"
         );
         assert!(chrono_format("%Q").is_err());

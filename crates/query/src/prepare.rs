@@ -65,7 +65,10 @@ const COLUMN_SPELLING: [(&str, &str); 33] = [
     ("edgedevicedetails", "edgeDeviceDetails"),
     ("insightdetails", "insightDetails"),
     ("tlsdetails", "tlsDetails"),
-    ("sessioncredentialfromconsole", "sessionCredentialFromConsole"),
+    (
+        "sessioncredentialfromconsole",
+        "sessionCredentialFromConsole",
+    ),
 ];
 
 impl Prepared {
@@ -215,12 +218,10 @@ impl Visitor for Relations {
 }
 
 /// Trino functions that DataFusion has under another name or shape.
-const RENAMED: [(&str, &str); 6] = [
+const RENAMED: [(&str, &str); 4] = [
     ("contains", "array_has"), // Trino's contains is for arrays only
     ("split", "string_to_array"),
     ("arbitrary", "any_value"),
-    ("filter", "array_filter"),
-    ("transform", "array_transform"),
     ("approx_percentile", "approx_percentile_cont"),
 ];
 
@@ -281,11 +282,11 @@ fn trino_forms(expr: &mut Expr) {
             };
             let text: Vec<String> = args.iter().map(|a| a.to_string()).collect();
             let rewritten = match (name.as_str(), text.as_slice()) {
-                ("element_at", [root, index]) => {
-                    Some(format!("({root})[{index}]"))
-                }
+                ("element_at", [root, index]) => Some(format!("({root})[{index}]")),
                 ("count_if", [c]) => Some(format!("count(CASE WHEN {c} THEN 1 END)")),
-                ("max_by", [x, y]) => Some(format!("first_value({x} ORDER BY {y} DESC NULLS LAST)")),
+                ("max_by", [x, y]) => {
+                    Some(format!("first_value({x} ORDER BY {y} DESC NULLS LAST)"))
+                }
                 ("min_by", [x, y]) => Some(format!("first_value({x} ORDER BY {y} ASC NULLS LAST)")),
                 ("if", [c, a]) => Some(format!("CASE WHEN {c} THEN {a} END")),
                 ("if", [c, a, b]) => Some(format!("CASE WHEN {c} THEN {a} ELSE {b} END")),

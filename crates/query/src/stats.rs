@@ -65,8 +65,7 @@ fn chain_rows(plan: &dyn ExecutionPlan) -> Option<u64> {
 }
 
 fn matched(plan: &dyn ExecutionPlan) -> u64 {
-    chain_rows(plan)
-        .unwrap_or_else(|| plan.children().iter().map(|c| matched(c.as_ref())).sum())
+    chain_rows(plan).unwrap_or_else(|| plan.children().iter().map(|c| matched(c.as_ref())).sum())
 }
 
 /// Scanned rows and bytes over the leaves.
@@ -83,10 +82,7 @@ fn scanned(plan: &dyn ExecutionPlan, bytes_per_event: u64, out: &mut Statistics)
     }
     let rows = leaf_rows(plan);
     out.events_scanned += rows;
-    out.bytes_scanned += match plan
-        .metrics()
-        .and_then(|m| m.sum_by_name("bytes_scanned"))
-    {
+    out.bytes_scanned += match plan.metrics().and_then(|m| m.sum_by_name("bytes_scanned")) {
         Some(bytes) => bytes.as_usize() as u64,
         None => rows * bytes_per_event,
     };

@@ -185,10 +185,13 @@ async fn trino_date_and_time_functions() {
         vec!["1", "1", "2024", "1", "15", "11", "15", "3", "1", "1705319940.0"]
     );
     assert_eq!(
-        one("SELECT date_add('day', 20, eventTime), date_add('month', -1, eventTime), \
+        one(
+            "SELECT date_add('day', 20, eventTime), date_add('month', -1, eventTime), \
              date_diff('hour', from_iso8601_timestamp('2024-01-15T00:00:00Z'), eventTime), \
              date_format(eventTime, '%Y-%m-%d %H:%i:%s %W'), to_iso8601(eventTime), \
-             date_trunc('day', eventTime), date_parse('2024/01/02 03:04', '%Y/%m/%d %H:%i')").await,
+             date_trunc('day', eventTime), date_parse('2024/01/02 03:04', '%Y/%m/%d %H:%i')"
+        )
+        .await,
         vec![
             "2024-02-04 11:59:00.000",
             "2023-12-15 11:59:00.000",
@@ -230,17 +233,27 @@ async fn trino_aggregates() {
     ))
     .await
     .unwrap();
-    assert_eq!(out.rows, vec![vec!["1", "PutObject", "GetObject", "2", "s3.amazonaws.com"]]);
+    assert_eq!(
+        out.rows,
+        vec![vec!["1", "PutObject", "GetObject", "2", "s3.amazonaws.com"]]
+    );
 }
 
 #[tokio::test]
 async fn statistics_count_what_the_filters_kept() {
-    let out = run_trail(&format!("SELECT eventName FROM {ID} WHERE readOnly = true")).await.unwrap();
+    let out = run_trail(&format!("SELECT eventName FROM {ID} WHERE readOnly = true"))
+        .await
+        .unwrap();
     assert_eq!(out.rows.len(), 1);
     assert_eq!(out.statistics.events_scanned, 2);
     assert_eq!(out.statistics.events_matched, 1);
-    let out = run_trail(&format!("SELECT COUNT(*) FROM {ID}")).await.unwrap();
-    assert_eq!((out.statistics.events_scanned, out.statistics.events_matched), (2, 2));
+    let out = run_trail(&format!("SELECT COUNT(*) FROM {ID}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.statistics.events_scanned, out.statistics.events_matched),
+        (2, 2)
+    );
 }
 
 #[tokio::test]
@@ -253,5 +266,63 @@ async fn nested_values_render_as_trino_prints_them() {
             "{tlsversion=TLSv1.3, ciphersuite=TLS_AES_128_GCM_SHA256, clientprovidedhostheader=logs.s3.amazonaws.com}",
             "{bucketName=logs, key=a.txt, range={\"from\":0}}"
         ]
+    );
+}
+
+#[tokio::test]
+async fn more_trino_functions() {
+    assert_eq!(
+        one("SELECT from_unixtime(0), regexp_replace('abc', 'b', 'x'), strpos('abc', 'c'), greatest(1, 3), \
+             coalesce(errorCode, 'none'), substr('abcdef', 2, 3)").await,
+        vec!["1970-01-01 00:00:00.000", "axc", "3", "3", "AccessDenied", "bcd"]
+    );
+    let out = run_trail(&format!(
+        "SELECT approx_percentile(length(eventName), 0.5) AS p FROM {ID}"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(out.rows.len(), 1);
+}
+
+#[tokio::test]
+async fn set_operations_across_stores() {
+    let out = run_trail(&format!(
+        "SELECT eventName FROM {ID} EXCEPT SELECT eventName FROM {ID} WHERE readOnly"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(out.rows, vec![vec!["PutObject"]]);
+    let out = run_trail(&format!(
+        "SELECT eventName FROM {ID} INTERSECT SELECT eventName FROM {ID} WHERE readOnly"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(out.rows, vec![vec!["GetObject"]]);
+}
+
+/// A join that makes millions of rows out of a few events must still stop
+/// when its task is aborted (CancelQuery, the timeout): the joins yield.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_runaway_join_stops_when_aborted() {
+    let records: Vec<serde_json::Value> = (0..60)
+        .map(|i| record(&format!("u{i}"), "Login", "2024-01-15T11:59:00Z"))
+        .collect();
+    let sql = format!(
+        "SELECT count(*) FROM {ID} a JOIN {ID} b ON a.awsregion = b.awsregion JOIN {ID} c ON b.awsregion = c.awsregion \
+         JOIN {ID} d ON c.awsregion = d.awsregion JOIN {ID} f ON d.awsregion = f.awsregion"
+    );
+    let p = prepare(&sql).unwrap();
+    let table = Table::from_records(ID, Layout::Integration, &records, 0).unwrap();
+    let work = tokio::spawn(async move { crate::run(&session(), &p, vec![table]).await });
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        !work.is_finished(),
+        "the join finished too soon to test anything"
+    );
+    work.abort();
+    let stopped = tokio::time::timeout(std::time::Duration::from_secs(5), work).await;
+    assert!(
+        matches!(stopped, Ok(Err(ref e)) if e.is_cancelled()),
+        "the aborted query did not stop: {stopped:?}"
     );
 }

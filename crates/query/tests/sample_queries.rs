@@ -20,9 +20,15 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-const SAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/spec/sample-queries.sql");
+const SAMPLES: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/spec/sample-queries.sql"
+);
 const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/cases/data");
-const GOLDEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/sample-queries.txt");
+const GOLDEN: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/golden/sample-queries.txt"
+);
 const SUPPLEMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/supplement.json");
 
 const ALL: &str = "0a0a0a0a-0000-4000-8000-00000000000a";
@@ -68,7 +74,9 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         let p = e.path();
         if p.is_dir() {
             files(&p, out);
-        } else if p.to_string_lossy().ends_with(".json") || p.to_string_lossy().ends_with(".json.gz") {
+        } else if p.to_string_lossy().ends_with(".json")
+            || p.to_string_lossy().ends_with(".json.gz")
+        {
             out.push(p);
         }
     }
@@ -99,12 +107,54 @@ fn github_events() -> Vec<Value> {
             }));
         }
     };
-    add(1, "repo.access", "octocat", "octo-org/site", json!({"visibility": "public", "previous_visibility": "private"}), "2022-09-05T10:MM:00Z");
-    add(1, "repo.access", "octocat", "octo-org/infra", json!({"visibility": "private"}), "2022-09-06T10:MM:00Z");
-    add(1, "repo.access", "hubot", "octo-org/old", json!({"visibility": "public"}), "2022-10-02T10:MM:00Z");
-    add(2, "org.invite_member", "octocat", "none", json!({"user": "newbie", "permission": "read"}), "2022-09-07T11:MM:00Z");
-    add(12, "git.clone", "octocat", "octo-org/site", json!({"transport_protocol_name": "http"}), "2022-09-10T12:MM:00Z");
-    add(3, "git.clone", "hubot", "octo-org/site", json!({"transport_protocol_name": "ssh"}), "2022-09-11T12:MM:00Z");
+    add(
+        1,
+        "repo.access",
+        "octocat",
+        "octo-org/site",
+        json!({"visibility": "public", "previous_visibility": "private"}),
+        "2022-09-05T10:MM:00Z",
+    );
+    add(
+        1,
+        "repo.access",
+        "octocat",
+        "octo-org/infra",
+        json!({"visibility": "private"}),
+        "2022-09-06T10:MM:00Z",
+    );
+    add(
+        1,
+        "repo.access",
+        "hubot",
+        "octo-org/old",
+        json!({"visibility": "public"}),
+        "2022-10-02T10:MM:00Z",
+    );
+    add(
+        2,
+        "org.invite_member",
+        "octocat",
+        "none",
+        json!({"user": "newbie", "permission": "read"}),
+        "2022-09-07T11:MM:00Z",
+    );
+    add(
+        12,
+        "git.clone",
+        "octocat",
+        "octo-org/site",
+        json!({"transport_protocol_name": "http"}),
+        "2022-09-10T12:MM:00Z",
+    );
+    add(
+        3,
+        "git.clone",
+        "hubot",
+        "octo-org/site",
+        json!({"transport_protocol_name": "ssh"}),
+        "2022-09-11T12:MM:00Z",
+    );
     out
 }
 
@@ -117,12 +167,17 @@ fn tables() -> Vec<Table> {
     files(Path::new(DATA), &mut paths);
     paths.sort();
     let mut all: Vec<Value> = paths.iter().flat_map(|p| records(p)).collect();
-    assert!(all.len() > 3000, "the public CloudTrail data is missing from {DATA}");
+    assert!(
+        all.len() > 3000,
+        "the public CloudTrail data is missing from {DATA}"
+    );
     let supplement = records(Path::new(SUPPLEMENT));
     assert_eq!(supplement.len(), 16);
     all.extend(supplement.iter().cloned());
     let otel = records(&Path::new(DATA).join("cloudtrail/otel_cloudtrail_log.json"));
-    let table = |id: &str, layout, r: &[Value]| Table::from_records(id, layout, r, r.len() as u64 * 1000).unwrap();
+    let table = |id: &str, layout, r: &[Value]| {
+        Table::from_records(id, layout, r, r.len() as u64 * 1000).unwrap()
+    };
     vec![
         table(ALL, Layout::CloudTrail, &all),
         table(SUPPLEMENT_ONLY, Layout::CloudTrail, &supplement),
@@ -136,7 +191,11 @@ fn outcome(result: Result<query::QueryOutput, QueryError>) -> Vec<String> {
     match result {
         Ok(out) => {
             let mut lines = vec![serde_json::to_string(&out.columns).unwrap()];
-            let mut rows: Vec<String> = out.rows.iter().map(|r| serde_json::to_string(r).unwrap()).collect();
+            let mut rows: Vec<String> = out
+                .rows
+                .iter()
+                .map(|r| serde_json::to_string(r).unwrap())
+                .collect();
             rows.sort();
             lines.extend(rows);
             lines
@@ -152,7 +211,13 @@ fn golden() -> BTreeMap<String, Vec<String>> {
     for block in text.split("== ").skip(1) {
         let mut lines = block.lines();
         let name = lines.next().unwrap().trim().to_string();
-        out.insert(name, lines.filter(|l| !l.is_empty()).map(str::to_string).collect());
+        out.insert(
+            name,
+            lines
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+        );
     }
     out
 }
@@ -193,7 +258,11 @@ async fn every_sample_query_gives_its_golden_rows() {
     }
     let want = golden();
     for (name, lines) in &got {
-        assert_eq!(Some(lines), want.get(name), "{name}: the result differs from {GOLDEN}");
+        assert_eq!(
+            Some(lines),
+            want.get(name),
+            "{name}: the result differs from {GOLDEN}"
+        );
     }
     assert_eq!(got.len(), want.len());
 }
@@ -202,6 +271,12 @@ async fn every_sample_query_gives_its_golden_rows() {
 async fn statements_that_plan_against_missing_columns_are_invalid_before_running() {
     let sql = samples().into_iter().find(|(n, _)| n == "Q07").unwrap().1;
     let prepared = query::prepare(&sql).unwrap();
-    let layouts: Vec<(String, Layout)> = prepared.tables.iter().map(|t| (t.clone(), Layout::CloudTrail)).collect();
-    assert!(matches!(query::check(&prepared, &layouts).await, Err(QueryError::InvalidStatement(m)) if m.contains("map")));
+    let layouts: Vec<(String, Layout)> = prepared
+        .tables
+        .iter()
+        .map(|t| (t.clone(), Layout::CloudTrail))
+        .collect();
+    assert!(
+        matches!(query::check(&prepared, &layouts).await, Err(QueryError::InvalidStatement(m)) if m.contains("map"))
+    );
 }

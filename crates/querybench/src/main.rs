@@ -54,7 +54,9 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         let p = e?.path();
         if p.is_dir() {
             files(&p, out)?;
-        } else if p.to_string_lossy().ends_with(".json") || p.to_string_lossy().ends_with(".json.gz") {
+        } else if p.to_string_lossy().ends_with(".json")
+            || p.to_string_lossy().ends_with(".json.gz")
+        {
             out.push(p);
         }
     }
@@ -63,7 +65,8 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 
 /// The samples as (name, statement) with every table placeholder naming the benchmark store.
 fn samples(path: &Path) -> Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let placeholders = [
         "{{replace with your data store id}}",
         "<event_data_store_id>",
@@ -79,8 +82,17 @@ fn samples(path: &Path) -> Result<Vec<(String, String)>> {
     ];
     let mut out = Vec::new();
     for part in text.split("-- ===== ").skip(1) {
-        let name = part.split_whitespace().next().unwrap_or_default().to_string();
-        let mut sql = part.split_once('\n').map(|(_, b)| b).unwrap_or_default().trim().to_string();
+        let name = part
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let mut sql = part
+            .split_once('\n')
+            .map(|(_, b)| b)
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         for p in placeholders {
             sql = sql.replace(p, EDS);
         }
@@ -90,7 +102,14 @@ fn samples(path: &Path) -> Result<Vec<(String, String)>> {
 }
 
 const REGIONS: [&str; 8] = [
-    "us-east-1", "us-east-1", "us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2", "ap-northeast-1",
+    "us-east-1",
+    "us-east-1",
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-central-1",
+    "ap-southeast-2",
+    "ap-northeast-1",
 ];
 
 /// The `i`-th event: a template with its own time, ids, caller and region.
@@ -99,7 +118,9 @@ fn event(templates: &[Value], rng: &mut StdRng, i: usize, n: usize) -> Value {
     let span_ms: i64 = 396 * 86_400_000;
     let when = start + time::Duration::milliseconds(span_ms * i as i64 / n.max(1) as i64);
     let mut rec = templates[rng.random_range(0..templates.len())].clone();
-    let time = when.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let time = when
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     rec["eventTime"] = json!(time.replace(".000", ""));
     rec["eventID"] = json!(uuid::Uuid::new_v4().to_string());
     rec["requestID"] = json!(uuid::Uuid::new_v4().to_string());
@@ -107,12 +128,23 @@ fn event(templates: &[Value], rng: &mut StdRng, i: usize, n: usize) -> Value {
     rec["recipientAccountId"] = json!("111122223333");
     let who = rng.random_range(0..300u32);
     if let Some(user) = rec.get_mut("userIdentity").and_then(Value::as_object_mut) {
-        let name = if who == 0 { "bob".to_string() } else { format!("user{who:03}") };
+        let name = if who == 0 {
+            "bob".to_string()
+        } else {
+            format!("user{who:03}")
+        };
         user.insert("principalId".into(), json!(format!("AIDA{who:016}")));
-        user.insert("arn".into(), json!(format!("arn:aws:iam::111122223333:user/{name}")));
+        user.insert(
+            "arn".into(),
+            json!(format!("arn:aws:iam::111122223333:user/{name}")),
+        );
         user.insert("userName".into(), json!(name));
         // 1% cross-account callers.
-        let account = if who % 100 == 7 { "444455556666" } else { "111122223333" };
+        let account = if who % 100 == 7 {
+            "444455556666"
+        } else {
+            "111122223333"
+        };
         user.insert("accountId".into(), json!(account));
         let key = if rng.random_range(0..1000) == 0 {
             "AKIAIOSFODNN7EXAMPLE".to_string()
@@ -130,15 +162,19 @@ fn event(templates: &[Value], rng: &mut StdRng, i: usize, n: usize) -> Value {
 
 /// Extra templates for what the samples look for and the public files lack.
 fn sample_templates() -> Vec<Value> {
-    let login = |mfa: &str| json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser"},
+    let login = |mfa: &str| {
+        json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser"},
         "eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin", "sourceIPAddress": "203.0.113.20",
         "userAgent": "Mozilla/5.0", "responseElements": {"ConsoleLogin": "Success"},
         "additionalEventData": {"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No", "MFAUsed": mfa},
-        "eventType": "AwsConsoleSignIn", "managementEvent": true, "eventCategory": "Management", "readOnly": false});
-    let group = |g: &str| json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser"},
+        "eventType": "AwsConsoleSignIn", "managementEvent": true, "eventCategory": "Management", "readOnly": false})
+    };
+    let group = |g: &str| {
+        json!({"eventVersion": "1.08", "userIdentity": {"type": "IAMUser"},
         "eventSource": "iam.amazonaws.com", "eventName": "AddUserToGroup", "sourceIPAddress": "198.51.100.7",
         "userAgent": "console.amazonaws.com", "requestParameters": {"groupName": g, "userName": "mallory"},
-        "eventType": "AwsApiCall", "managementEvent": true, "eventCategory": "Management", "readOnly": false});
+        "eventType": "AwsApiCall", "managementEvent": true, "eventCategory": "Management", "readOnly": false})
+    };
     vec![
         login("No"),
         login("Yes"),
@@ -205,7 +241,10 @@ async fn build(dir: &Path, args: &Args) -> Result<()> {
         let mut chunk = Vec::with_capacity(10_000);
         for i in done..done + n {
             let record = event(&templates, &mut rng, i, args.events);
-            chunk.push(serde_json::to_vec(&LoggedEvent { eds: vec![EDS.into()], record })?);
+            chunk.push(serde_json::to_vec(&LoggedEvent {
+                eds: vec![EDS.into()],
+                record,
+            })?);
             if chunk.len() == 10_000 {
                 log.append(&chunk).await?;
                 chunk.clear();
@@ -217,10 +256,16 @@ async fn build(dir: &Path, args: &Args) -> Result<()> {
         let sealed = tables.seal().await?;
         tables.flush(&sealed, &live()).await?;
         done += n;
-        eprintln!("  {done} events written ({:.0} s)", started.elapsed().as_secs_f64());
+        eprintln!(
+            "  {done} events written ({:.0} s)",
+            started.elapsed().as_secs_f64()
+        );
     }
     let compacted = tables.compact(EDS).await?;
-    eprintln!("  compacted: {compacted:?} ({:.0} s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "  compacted: {compacted:?} ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -232,7 +277,11 @@ async fn main() -> Result<()> {
     if !marker.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
-        eprintln!("building an event data store of {} events in {}", args.events, dir.display());
+        eprintln!(
+            "building an event data store of {} events in {}",
+            args.events,
+            dir.display()
+        );
         build(&dir, &args).await?;
         std::fs::write(&marker, b"")?;
     }
@@ -246,12 +295,19 @@ async fn main() -> Result<()> {
         .map(|f| table_dir.join(f).display().to_string())
         .collect();
     let bytes = tables.data_bytes(EDS).await?;
-    eprintln!("{} Parquet files, {:.1} MB", files.len(), bytes as f64 / 1e6);
+    eprintln!(
+        "{} Parquet files, {:.1} MB",
+        files.len(),
+        bytes as f64 / 1e6
+    );
 
     let mut results = serde_json::Map::new();
     for (name, sql) in samples(&args.samples)? {
         if sql.to_ascii_lowercase().contains("eventdata.") {
-            results.insert(name, json!({"skipped": "integration events (eventData.*): not in this store"}));
+            results.insert(
+                name,
+                json!({"skipped": "integration events (eventData.*): not in this store"}),
+            );
             continue;
         }
         let prepared = match query::prepare(&sql) {
@@ -261,8 +317,11 @@ async fn main() -> Result<()> {
                 continue;
             }
         };
-        let layouts: Vec<(String, query::Layout)> =
-            prepared.tables.iter().map(|t| (t.clone(), query::Layout::CloudTrail)).collect();
+        let layouts: Vec<(String, query::Layout)> = prepared
+            .tables
+            .iter()
+            .map(|t| (t.clone(), query::Layout::CloudTrail))
+            .collect();
         if let Err(e) = query::check(&prepared, &layouts).await {
             results.insert(name, json!({"error": e.to_string()}));
             continue;
@@ -276,9 +335,16 @@ async fn main() -> Result<()> {
                 .scan(&ctx, &[(EDS.to_string(), live()[EDS])])
                 .await?
                 .into_iter()
-                .map(|s| query::Table { id: s.id, provider: s.provider, events: s.events, bytes: s.bytes })
+                .map(|s| query::Table {
+                    id: s.id,
+                    provider: s.provider,
+                    events: s.events,
+                    bytes: s.bytes,
+                })
                 .collect();
-            let o = query::run(&ctx, &prepared, scans).await.map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            let o = query::run(&ctx, &prepared, scans)
+                .await
+                .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
             best = best.min(started.elapsed().as_secs_f64());
             out = Some(o);
         }
