@@ -105,6 +105,13 @@ def test_sample_query_functions_over_the_wire(ct, ctd, owner, integ):
     assert rows[0]["who"].startswith("{type=") and "principalid=" in rows[0]["who"], rows
 
 
+def runaway_join(e: str) -> str:
+    """60^5 joined rows (every event has the same region): minutes of work unless stopped. Hash joins hand out their
+    rows batch by batch, so the work yields where it can be stopped."""
+    return (f"SELECT count(*) FROM {e} a JOIN {e} b ON a.awsregion = b.awsregion JOIN {e} c ON b.awsregion = c.awsregion "
+            f"JOIN {e} d ON c.awsregion = d.awsregion JOIN {e} f ON d.awsregion = f.awsregion")
+
+
 def test_cancel_stops_the_work_and_the_queue_limit(private_server):
     """One query worker, three queries per account."""
     srv = private_server("sql-limits", extra_args=["--query-workers", "1", "--max-concurrent-queries", "3"])
@@ -113,10 +120,7 @@ def test_cancel_stops_the_work_and_the_queue_limit(private_server):
     integ = setup_integration(ct, owner)
     _fill(srv, owner, integ, 60, "h")
     e = integ.eds_id
-    # 60^5 joined rows (every event has the same region), each filtered on text: minutes of work, unless
-    # stopped. Hash joins hand out their rows batch by batch, so the work yields where it can be stopped.
-    heavy = (f"SELECT count(*) FROM {e} a JOIN {e} b ON a.awsregion = b.awsregion JOIN {e} c ON b.awsregion = c.awsregion "
-             f"JOIN {e} d ON c.awsregion = d.awsregion JOIN {e} f ON d.awsregion = f.awsregion")
+    heavy = runaway_join(e)
     first = ct.start_query(QueryStatement=heavy)["QueryId"]
     wait_for(lambda: ct.describe_query(QueryId=first)["QueryStatus"] == "RUNNING", timeout=20, what="RUNNING")
     second = ct.start_query(QueryStatement=heavy)["QueryId"]
@@ -140,18 +144,16 @@ def test_cancel_stops_the_work_and_the_queue_limit(private_server):
 
 
 def test_a_query_past_the_timeout_is_stopped(private_server):
-    srv = private_server("sql-timeout", extra_args=["--query-workers", "1", "--query-timeout", "3"])
+    srv = private_server("sql-timeout", extra_args=["--query-workers", "1", "--query-timeout", "5"])
     owner = srv.create_account()
     ct = srv.ct(owner)
     integ = setup_integration(ct, owner)
     _fill(srv, owner, integ, 60, "t")
     e = integ.eds_id
-    heavy = (f"SELECT count(*) FROM {e} a JOIN {e} b ON a.awsregion = b.awsregion JOIN {e} c ON b.awsregion = c.awsregion "
-             f"JOIN {e} d ON c.awsregion = d.awsregion JOIN {e} f ON d.awsregion = f.awsregion")
-    qid = ct.start_query(QueryStatement=heavy)["QueryId"]
+    qid = ct.start_query(QueryStatement=runaway_join(e))["QueryId"]
     d = wait_for(lambda: (lambda x: x if x["QueryStatus"] in ("FINISHED", "FAILED", "CANCELLED", "TIMED_OUT") else None)(
         ct.describe_query(QueryId=qid)), timeout=30, what="the timeout")
-    assert d["QueryStatus"] == "TIMED_OUT" and "3 seconds" in d["ErrorMessage"], d
+    assert d["QueryStatus"] == "TIMED_OUT" and "5 seconds" in d["ErrorMessage"], d
     page = ct.get_query_results(QueryId=qid)
     assert page["QueryStatus"] == "TIMED_OUT" and page["QueryResultRows"] == []
     # The worker is free again.

@@ -3,7 +3,7 @@
 //! nested types as Trino prints them: maps `{key=value, …}`, arrays
 //! `[a, b]`, rows (structs) `{field=value, …}`, NULL inside them `null`.
 
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, AsArray, GenericListArray, OffsetSizeTrait};
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -30,17 +30,6 @@ fn nested(array: &dyn Array, row: usize, out: &mut String) -> Result<(), String>
         out.push_str("null");
         return Ok(());
     }
-    let items = |values: &dyn Array, start: usize, end: usize, out: &mut String| {
-        out.push('[');
-        for i in start..end {
-            if i > start {
-                out.push_str(", ");
-            }
-            nested(values, i, out)?;
-        }
-        out.push(']');
-        Ok::<(), String>(())
-    };
     match array.data_type() {
         DataType::Map(_, _) => {
             let map = array.as_map();
@@ -57,26 +46,8 @@ fn nested(array: &dyn Array, row: usize, out: &mut String) -> Result<(), String>
             }
             out.push('}');
         }
-        DataType::List(_) => {
-            let list = array.as_list::<i32>();
-            let offsets = list.value_offsets();
-            items(
-                list.values().as_ref(),
-                offsets[row] as usize,
-                offsets[row + 1] as usize,
-                out,
-            )?;
-        }
-        DataType::LargeList(_) => {
-            let list = array.as_list::<i64>();
-            let offsets = list.value_offsets();
-            items(
-                list.values().as_ref(),
-                offsets[row] as usize,
-                offsets[row + 1] as usize,
-                out,
-            )?;
-        }
+        DataType::List(_) => list(array.as_list::<i32>(), row, out)?,
+        DataType::LargeList(_) => list(array.as_list::<i64>(), row, out)?,
         DataType::Struct(fields) => {
             let s = array.as_struct();
             out.push('{');
@@ -96,6 +67,25 @@ fn nested(array: &dyn Array, row: usize, out: &mut String) -> Result<(), String>
             out.push_str(&f.value(row).to_string());
         }
     }
+    Ok(())
+}
+
+/// The array at `row` of `list`, as `[a, b]`.
+fn list<O: OffsetSizeTrait>(
+    list: &GenericListArray<O>,
+    row: usize,
+    out: &mut String,
+) -> Result<(), String> {
+    let offsets = list.value_offsets();
+    let (start, end) = (offsets[row].as_usize(), offsets[row + 1].as_usize());
+    out.push('[');
+    for i in start..end {
+        if i > start {
+            out.push_str(", ");
+        }
+        nested(list.values().as_ref(), i, out)?;
+    }
+    out.push(']');
     Ok(())
 }
 
