@@ -128,11 +128,13 @@ def create_account(data_dir: Path, name: str) -> Creds:
 class CairnServer:
     """A real `cairn serve` on 127.0.0.1:0 with its own data directory."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, region: str = REGION, extra_args: Iterable[str] = ()):
+    def __init__(self, data_dir: Path, log_dir: Path, region: str = REGION, extra_args: Iterable[str] = (),
+                 env: dict[str, str] | None = None):
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir)
         self.region = region
         self.extra_args = list(extra_args)
+        self.env = dict(env or {})
         self.proc: subprocess.Popen | None = None
         self.endpoint: str | None = None
         self.starts = 0
@@ -159,7 +161,7 @@ class CairnServer:
             self.region,
             *self.extra_args,
         ]
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         env.setdefault("RUST_BACKTRACE", "1")
         env.setdefault("NO_COLOR", "1")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)

@@ -32,8 +32,8 @@ def private_server(tmp_path, request):
     servers: list[CairnServer] = []
     request.node._cairn_servers = servers
 
-    def make(name: str = "private", extra_args=()) -> CairnServer:
-        srv = CairnServer(tmp_path / f"{name}-data", tmp_path / f"{name}-logs", extra_args=extra_args).start()
+    def make(name: str = "private", extra_args=(), env: dict[str, str] | None = None) -> CairnServer:
+        srv = CairnServer(tmp_path / f"{name}-data", tmp_path / f"{name}-logs", extra_args=extra_args, env=env).start()
         servers.append(srv)
         return srv
 

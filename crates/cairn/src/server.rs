@@ -62,6 +62,12 @@ pub struct ServeArgs {
     /// directories under it); without it, local imports are refused.
     #[arg(long, env = "CAIRN_IMPORT_DIR")]
     import_dir: Option<PathBuf>,
+    /// The S3-compatible service (URL) StartImport reads `s3://bucket/prefix`
+    /// sources from, with the S3 credentials of this process's environment
+    /// (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, …), as far as each
+    /// import's role allows; without it, S3 imports are refused.
+    #[arg(long, env = "CAIRN_IMPORT_S3_ENDPOINT")]
+    import_s3_endpoint: Option<String>,
     /// Runs Cairn's clock this many seconds ahead (or behind): for testing
     /// time-dependent behaviour such as session expiry.
     #[arg(
@@ -206,7 +212,8 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(clock.clone()),
     )
     .map_err(|e| anyhow::anyhow!(e.message))?
-    .with_import_dir(args.import_dir.clone());
+    .with_import_dir(args.import_dir.clone())
+    .with_import_s3_endpoint(args.import_s3_endpoint.clone());
     let lake = Arc::new(lake);
     let (stop_upkeep, upkeep_stopped) = tokio::sync::watch::channel(false);
     let upkeep = lake.spawn_maintenance(

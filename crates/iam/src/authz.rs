@@ -275,10 +275,7 @@ impl Iam {
                     return Ok(CallerPolicies::default());
                 };
                 let s: Session = from_doc(&doc)?;
-                let role = self.existing(ROLE, account, &s.role_name)?;
-                let mut out = CallerPolicies::default();
-                self.entity_policies(account, "role", &role, &mut out.identity)?;
-                out.boundary = self.boundary(account, &role)?;
+                let mut out = self.role_policies(account, &s.role_name)?;
                 if s.has_session_policies() {
                     let mut session = Vec::new();
                     if let Some(doc) = &s.policy {
@@ -298,7 +295,17 @@ impl Iam {
                 }
                 Ok(out)
             }
+            Identity::ServiceRole { role_name } => self.role_policies(account, role_name),
         }
+    }
+
+    /// The identity policies and boundary of role `name`.
+    fn role_policies(&self, account: &str, name: &str) -> Result<CallerPolicies, ApiError> {
+        let role = self.existing(ROLE, account, name)?;
+        let mut out = CallerPolicies::default();
+        self.entity_policies(account, "role", &role, &mut out.identity)?;
+        out.boundary = self.boundary(account, &role)?;
+        Ok(out)
     }
 
     fn entity_policies(

@@ -23,6 +23,12 @@ pub enum Identity {
         /// The temporary access key id (`ASIA…`).
         access_key_id: String,
     },
+    /// A service working for the account with one of its roles (see
+    /// [`crate::Iam::service_session`]); never signs a request.
+    ServiceRole {
+        /// The role's name.
+        role_name: String,
+    },
 }
 
 /// The authenticated caller of one request.

@@ -419,7 +419,7 @@ impl Iam {
                     }),
                 });
             }
-            (None, Identity::Session { .. }) => {
+            (None, Identity::Session { .. } | Identity::ServiceRole { .. }) => {
                 return Err(ApiError::new(
                     ErrorCode::QueryValidationError,
                     "Must specify userName when calling with non-User credentials",
@@ -1804,7 +1804,7 @@ impl Iam {
                 self.allow(caller, action, &caller.principal.arn, Context::new())?;
                 return Ok((caller.principal.arn.clone(), None));
             }
-            (None, Identity::Session { .. }) => {
+            (None, Identity::Session { .. } | Identity::ServiceRole { .. }) => {
                 return Err(ApiError::new(
                     ErrorCode::QueryValidationError,
                     "Must specify userName when calling with non-User credentials",

@@ -20,6 +20,7 @@ mod caller;
 mod entities;
 mod iam_api;
 mod managed;
+mod service_role;
 mod simulate;
 mod sts_api;
 

@@ -257,7 +257,7 @@ impl Iam {
         input: GetSessionTokenRequest,
     ) -> Result<GetSessionTokenResponse, ApiError> {
         let user_name = match &caller.identity {
-            Identity::Session { .. } => {
+            Identity::Session { .. } | Identity::ServiceRole { .. } => {
                 return Err(ApiError::new(
                     ErrorCode::QueryAccessDenied,
                     "Cannot call GetSessionToken with session credentials: call it with the long-term access key of an IAM user or the root user.",

@@ -5,9 +5,10 @@
 //! import, one import at a time per account, and a retry by ImportId that
 //! resumes after the files already imported.
 //!
-//! Sources are `file:///path` directories under the operator's
-//! `--import-dir` (a Cairn extension: it keeps API callers from reading
-//! anything else on the host). `s3://` sources are not read yet.
+//! Sources (see [`crate::import_source`]) are `s3://bucket/prefix` on the
+//! operator's S3-compatible service, read as the import's role may, and
+//! `file:///path` directories under the operator's `--import-dir` (a Cairn
+//! extension: it keeps API callers from reading anything else on the host).
 //!
 //! Events go through the ingest log like any other, each file's in one
 //! append, so an imported file is durable and queryable as a whole. A
@@ -15,7 +16,9 @@
 //! imports the file again on retry: its events would then appear twice.
 
 use crate::arn;
+use crate::import_source::{self, Bucket, LogFile, Source, IMPORTER};
 use crate::{epoch, from_doc, paging, storage, to_doc, Caller, Lake};
+use iam_policy::Context;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -39,9 +42,6 @@ const APPEND_RECORDS: usize = 1_000;
 
 /// How often an import's progress is saved (and a StopImport noticed).
 const SAVE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
-
-/// The path component that CloudTrail log files live under.
-const LOGS: &str = "CloudTrail";
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Stats {
@@ -110,50 +110,10 @@ fn not_found(id: &str) -> ApiError {
     )
 }
 
-/// The log files under `root`: `.json.gz` and anything else under a
-/// `CloudTrail` directory (the others become failures), never digests.
-/// Paths are relative to `root`, sorted.
-fn log_files(root: &Path) -> std::io::Result<Vec<String>> {
-    let inside = root.components().any(|c| c.as_os_str() == LOGS);
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let path = entry.path();
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                if entry.file_name() != "CloudTrail-Digest" {
-                    stack.push(path);
-                }
-            } else if kind.is_file() {
-                let rel = path.strip_prefix(root).unwrap_or(&path);
-                let under_logs = inside || rel.components().any(|c| c.as_os_str() == LOGS);
-                if under_logs {
-                    out.push(rel.to_string_lossy().into_owned());
-                }
-            }
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// The CloudTrail records of one log file, or why it cannot be imported:
-/// (error type, message).
-fn read_log_file(path: &Path, max_json: u64) -> Result<Vec<Value>, (String, String)> {
+/// The CloudTrail records of one log file's bytes, or why it cannot be
+/// imported: (error type, message).
+fn decode_log_file(raw: &[u8], max_json: u64) -> Result<Vec<Value>, (String, String)> {
     let fail = |t: &str, m: String| (t.to_string(), m);
-    let meta = std::fs::metadata(path).map_err(|e| fail("FileReadError", e.to_string()))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(fail(
-            "FileTooLarge",
-            format!(
-                "The file is {} bytes; log files over 50 MB are not imported.",
-                meta.len()
-            ),
-        ));
-    }
-    let raw = std::fs::read(path).map_err(|e| fail("FileReadError", e.to_string()))?;
     if !raw.starts_with(&[0x1f, 0x8b]) {
         return Err(fail(
             "InvalidFileFormat",
@@ -164,7 +124,7 @@ fn read_log_file(path: &Path, max_json: u64) -> Result<Vec<Value>, (String, Stri
     // The compressed size says little about the uncompressed one (a gzip
     // bomb): read at most one byte past the limit.
     let mut text = Vec::new();
-    flate2::read::MultiGzDecoder::new(&raw[..])
+    flate2::read::MultiGzDecoder::new(raw)
         .take(max_json.saturating_add(1))
         .read_to_end(&mut text)
         .map_err(|e| {
@@ -242,6 +202,35 @@ impl Lake {
         Ok(())
     }
 
+    /// The source an import of `account` reads: a bucket (with the import's
+    /// role) or a directory.
+    fn import_source(&self, account: &str, source: &S3ImportSource) -> Result<Source, ApiError> {
+        let uri = source.s3_location_uri.as_deref().unwrap_or_default();
+        let bad = |m: String| err(ErrorCode::InvalidImportSource, m);
+        if uri.starts_with("s3://") {
+            let Some(endpoint) = &self.import_s3_endpoint else {
+                return Err(bad(format!("This Cairn server does not read S3 buckets: its operator starts it with --import-s3-endpoint URL to import {uri}.")));
+            };
+            let (bucket, prefix) = import_source::parse_s3_uri(uri).map_err(bad)?;
+            let role = source
+                .s3_bucket_access_role_arn
+                .as_deref()
+                .unwrap_or_default();
+            let reader = self
+                .iam
+                .service_session(account, role, IMPORTER, "CloudTrailImport")
+                .map_err(|e| match e.code {
+                    ErrorCode::InternalFailure => e,
+                    _ => bad(e.message),
+                })?;
+            let region = source.s3_bucket_region.as_deref().unwrap_or(&self.region);
+            return Bucket::open(endpoint, region, &bucket, &prefix, self.iam.clone(), reader)
+                .map(|b| Source::Bucket(Box::new(b)))
+                .map_err(bad);
+        }
+        self.source_dir(account, uri).map(Source::Dir)
+    }
+
     /// The directory a `file:///` URI names, if it is under the account's
     /// import directory (`--import-dir/<account id>/`): each account reads
     /// only its own files. Missing and forbidden paths get the same answer,
@@ -252,9 +241,6 @@ impl Lake {
             return Err(bad("This Cairn server does not import local files: its operator starts it with --import-dir DIR, and each account imports directories under DIR/<account id>/.".into()));
         };
         let allowed = base.join(account);
-        if uri.starts_with("s3://") {
-            return Err(bad(format!("Cairn cannot read S3 sources yet: copy the bucket's AWSLogs/… tree to a directory under {} and import file:///that/directory instead of {uri}.", allowed.display())));
-        }
         let Some(path) = uri.strip_prefix("file://").filter(|p| p.starts_with('/')) else {
             return Err(bad(format!(
                 "S3LocationUri {uri} is neither s3://bucket/prefix nor file:///absolute/path."
@@ -325,10 +311,23 @@ impl Lake {
                         ));
                     }
                 }
-                self.source_dir(
-                    &caller.account_id,
-                    source.s3_location_uri.as_deref().unwrap_or_default(),
-                )?;
+                // What can be checked before the work starts: the source,
+                // and for a bucket, that the caller may hand CloudTrail the
+                // role and that the role may list the bucket.
+                if let Source::Bucket(bucket) = self.import_source(&caller.account_id, &source)? {
+                    let role = source
+                        .s3_bucket_access_role_arn
+                        .as_deref()
+                        .unwrap_or_default();
+                    let passed = Context::new().with("iam:PassedToService", IMPORTER);
+                    self.allow(caller, "iam:PassRole", role, passed)?;
+                    bucket.may_list().map_err(|m| {
+                        err(
+                            ErrorCode::InvalidImportSource,
+                            format!("The role cannot list the source: {m}."),
+                        )
+                    })?;
+                }
                 Import {
                     id: uuid::Uuid::new_v4().to_string(),
                     account: caller.account_id.clone(),
@@ -413,19 +412,13 @@ impl Lake {
         import: &mut Import,
     ) -> Result<(), ApiError> {
         let uri = import.source.s3_location_uri.clone().unwrap_or_default();
-        let root = self.source_dir(account, &uri)?;
-        let files = {
-            let root = root.clone();
-            tokio::task::spawn_blocking(move || log_files(&root))
-                .await
-                .map_err(|e| crate::internal(format!("listing the import source failed: {e}")))?
-                .map_err(|e| {
-                    err(
-                        ErrorCode::InvalidImportSource,
-                        format!("Cannot list {uri}: {e}."),
-                    )
-                })?
-        };
+        let source = self.import_source(account, &import.source)?;
+        let files = source.files().await.map_err(|e| {
+            err(
+                ErrorCode::InvalidImportSource,
+                format!("Cannot list {uri}: {e}."),
+            )
+        })?;
         let prefix = |f: &str| {
             Path::new(f)
                 .parent()
@@ -435,8 +428,8 @@ impl Lake {
         // Files still to import in each prefix: a prefix is complete at zero.
         let mut remaining: HashMap<PathBuf, usize> = HashMap::new();
         for f in &files {
-            let left = remaining.entry(prefix(f)).or_default();
-            if !import.done.contains(f) {
+            let left = remaining.entry(prefix(&f.name)).or_default();
+            if !import.done.contains(&f.name) {
                 *left += 1;
             }
         }
@@ -449,13 +442,21 @@ impl Lake {
             return Ok(());
         }
         let range = (import.start_event_time, import.end_event_time);
-        let todo: Vec<&String> = files.iter().filter(|f| !import.done.contains(*f)).collect();
+        let todo: Vec<&LogFile> = files
+            .iter()
+            .filter(|f| !import.done.contains(&f.name))
+            .collect();
         let mut saved = std::time::Instant::now();
-        for file in todo {
-            let path = root.join(file);
-            let read = tokio::task::spawn_blocking(move || read_log_file(&path, MAX_JSON_BYTES))
-                .await
-                .map_err(|e| crate::internal(format!("reading a log file failed: {e}")))?;
+        for f in todo {
+            let file = &f.name;
+            let read = match source.read(f, MAX_FILE_BYTES).await {
+                Ok(raw) => {
+                    tokio::task::spawn_blocking(move || decode_log_file(&raw, MAX_JSON_BYTES))
+                        .await
+                        .map_err(|e| crate::internal(format!("reading a log file failed: {e}")))?
+                }
+                Err(failure) => Err(failure),
+            };
             let now = epoch(self.now());
             match read {
                 Err((error_type, error_message)) => {
@@ -801,39 +802,6 @@ mod tests {
     }
 
     #[test]
-    fn only_files_under_cloudtrail_count_and_digests_never() {
-        let d = tempfile::tempdir().unwrap();
-        let base = d.path().join("AWSLogs/111122223333");
-        gz(
-            &base.join("CloudTrail/us-east-1/2024/01/02/a.json.gz"),
-            "{}",
-        );
-        gz(
-            &base.join("CloudTrail-Digest/us-east-1/2024/01/02/d.json.gz"),
-            "{}",
-        );
-        gz(&base.join("Config/us-east-1/x.json.gz"), "{}");
-        std::fs::write(
-            base.join("CloudTrail/us-east-1/2024/01/02/plain.json"),
-            "{}",
-        )
-        .unwrap();
-        assert_eq!(
-            log_files(d.path()).unwrap(),
-            [
-                "AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/a.json.gz",
-                "AWSLogs/111122223333/CloudTrail/us-east-1/2024/01/02/plain.json",
-            ]
-        );
-        // A source inside the CloudTrail prefix takes everything below it.
-        let inner = base.join("CloudTrail/us-east-1");
-        assert_eq!(
-            log_files(&inner).unwrap(),
-            ["2024/01/02/a.json.gz", "2024/01/02/plain.json"]
-        );
-    }
-
-    #[test]
     fn log_files_must_be_gzipped_cloudtrail_records() {
         let d = tempfile::tempdir().unwrap();
         let good = d.path().join("good.json.gz");
@@ -841,30 +809,51 @@ mod tests {
             &good,
             r#"{"Records":[{"eventTime":"2024-01-02T03:04:05Z"}]}"#,
         );
-        assert_eq!(read_log_file(&good, MAX_JSON_BYTES).unwrap().len(), 1);
+        assert_eq!(
+            decode_log_file(&std::fs::read(&good).unwrap(), MAX_JSON_BYTES)
+                .unwrap()
+                .len(),
+            1
+        );
         let plain = d.path().join("plain.json");
         std::fs::write(&plain, r#"{"Records":[]}"#).unwrap();
         assert_eq!(
-            read_log_file(&plain, MAX_JSON_BYTES).unwrap_err().0,
+            decode_log_file(&std::fs::read(&plain).unwrap(), MAX_JSON_BYTES)
+                .unwrap_err()
+                .0,
             "InvalidFileFormat"
         );
         let other = d.path().join("other.json.gz");
         gz(&other, r#"{"configurationItems":[]}"#);
-        assert!(read_log_file(&other, MAX_JSON_BYTES)
-            .unwrap_err()
-            .1
-            .contains("Records"));
+        assert!(
+            decode_log_file(&std::fs::read(&other).unwrap(), MAX_JSON_BYTES)
+                .unwrap_err()
+                .1
+                .contains("Records")
+        );
         let broken = d.path().join("broken.json.gz");
         gz(&broken, "{\"Records\":[");
         assert_eq!(
-            read_log_file(&broken, MAX_JSON_BYTES).unwrap_err().0,
+            decode_log_file(&std::fs::read(&broken).unwrap(), MAX_JSON_BYTES)
+                .unwrap_err()
+                .0,
             "InvalidFileFormat"
         );
         // A gzip bomb is cut off at the limit, not decompressed whole.
         let bomb = d.path().join("bomb.json.gz");
         gz(&bomb, &" ".repeat(1 << 20));
-        assert_eq!(read_log_file(&bomb, 1 << 16).unwrap_err().0, "FileTooLarge");
-        assert_eq!(read_log_file(&good, 1 << 16).unwrap().len(), 1);
+        assert_eq!(
+            decode_log_file(&std::fs::read(&bomb).unwrap(), 1 << 16)
+                .unwrap_err()
+                .0,
+            "FileTooLarge"
+        );
+        assert_eq!(
+            decode_log_file(&std::fs::read(&good).unwrap(), 1 << 16)
+                .unwrap()
+                .len(),
+            1
+        );
         assert_eq!(
             record_time(&serde_json::json!({"eventTime": "2024-01-02T03:04:05Z"})),
             Some(1_704_164_645.0)

@@ -15,6 +15,7 @@ mod authz;
 mod channels;
 mod eds;
 mod history;
+mod import_source;
 mod imports;
 mod ingest;
 mod maintain;
@@ -82,6 +83,8 @@ pub struct Lake {
     control: tokio::sync::Mutex<()>,
     /// The directory `file://` imports may read (none: no local imports).
     import_dir: Option<PathBuf>,
+    /// The S3-compatible service `s3://` imports read (none: no such imports).
+    import_s3_endpoint: Option<String>,
 }
 
 impl Lake {
@@ -117,6 +120,7 @@ impl Lake {
             running: Mutex::new(Default::default()),
             control: tokio::sync::Mutex::new(()),
             import_dir: None,
+            import_s3_endpoint: None,
         };
         lake.fail_interrupted_queries()?;
         lake.fail_interrupted_imports()?;
@@ -126,6 +130,13 @@ impl Lake {
     /// Lets `file://` imports read directories under `dir`.
     pub fn with_import_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.import_dir = dir;
+        self
+    }
+
+    /// Lets `s3://` imports read buckets of the S3-compatible service at
+    /// `endpoint`, with the S3 credentials of the server's environment.
+    pub fn with_import_s3_endpoint(mut self, endpoint: Option<String>) -> Self {
+        self.import_s3_endpoint = endpoint;
         self
     }
 
