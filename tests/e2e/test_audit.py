@@ -102,6 +102,15 @@ def test_allowed_and_denied_calls_are_recorded_with_the_callers_identity(server,
     assert r[0]["arn"].endswith(f"/{eds}"), r
     assert "Boto3" in r[0]["userAgent"] or "botocore" in r[0]["userAgent"], r
     assert r[0]["sourceIPAddress"] == "127.0.0.1"
+    # IAM's (XML) responses too: the user created, the access key without its secret.
+    r = run_query(ct, f"SELECT eventName, responseElements['user'] AS u, responseElements['accessKey'] AS k FROM {eds} "
+                      "WHERE eventName IN ('CreateUser', 'CreateAccessKey') ORDER BY eventName").dicts()
+    assert [x["eventName"] for x in r] == ["CreateAccessKey", "CreateUser"], r
+    made = json.loads(r[1]["u"])
+    assert made["userName"] == user and made["arn"] == f"arn:aws:iam::{owner.account_id}:user/{user}", made
+    access_key = json.loads(r[0]["k"])
+    assert access_key["accessKeyId"] == key["AccessKeyId"] and access_key["userName"] == user, access_key
+    assert access_key["secretAccessKey"] == "HIDDEN_DUE_TO_SECURITY_REASONS", access_key
     everything = run_query(ct, f"SELECT eventName, requestParameters, responseElements FROM {eds}").rows
     assert key["SecretAccessKey"] not in repr(everything)
     assert owner.secret_access_key not in repr(everything)

@@ -4,6 +4,7 @@ mod convert;
 mod datadir;
 mod explain;
 mod import;
+mod query_result;
 mod server;
 
 use anyhow::Context;

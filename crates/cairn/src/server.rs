@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use wire::{Protocol, WireResponse};
 
+use crate::query_result;
+
 /// Arguments of `cairn serve`.
 #[derive(clap::Args)]
 pub struct ServeArgs {
@@ -509,9 +511,11 @@ fn api_call(
     match result {
         // Only calls that change something record their response (reads
         // such as GetQueryResults would copy whole result pages).
-        Ok(r) if matches!(route, Route::CloudTrail(_)) && !call.read_only() => {
-            call.response_elements = json(&r.body);
-        }
+        Ok(r) if !call.read_only() => match route {
+            Route::CloudTrail(_) => call.response_elements = json(&r.body),
+            Route::Query => call.response_elements = query_result::result_elements(&r.body),
+            Route::PutAuditEvents | Route::Unknown => {}
+        },
         Ok(_) => {}
         Err(e) => call.error = Some((e.code.as_str().to_string(), e.message.clone())),
     }
