@@ -461,7 +461,7 @@ impl Lake {
             match read {
                 Err((error_type, error_message)) => {
                     import.failures.push(Failure {
-                        location: format!("{uri}/{file}"),
+                        location: format!("{}/{file}", uri.trim_end_matches('/')),
                         status: "FAILED".into(),
                         error_type,
                         error_message,
@@ -501,7 +501,7 @@ impl Lake {
                     // counts what ListImportFailures lists.
                     if timeless > 0 {
                         import.failures.push(Failure {
-                            location: format!("{uri}/{file}"),
+                            location: format!("{}/{file}", uri.trim_end_matches('/')),
                             status: "FAILED".into(),
                             error_type: "InvalidRecord".into(),
                             error_message: format!("{timeless} record(s) have no valid eventTime and were skipped; the file's other records were imported."),
