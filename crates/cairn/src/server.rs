@@ -216,6 +216,9 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!(e.message))?
     .with_import_dir(args.import_dir.clone())
     .with_import_s3_endpoint(args.import_s3_endpoint.clone());
+    if args.import_s3_endpoint.is_some() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        tracing::warn!("--import-s3-endpoint is set but AWS_ACCESS_KEY_ID is not: S3 imports will look for credentials elsewhere (web identity, container or instance metadata) and fail if there are none");
+    }
     let lake = Arc::new(lake);
     let (stop_upkeep, upkeep_stopped) = tokio::sync::watch::channel(false);
     let upkeep = lake.spawn_maintenance(

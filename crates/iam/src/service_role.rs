@@ -12,7 +12,9 @@ use wire::{ApiError, ErrorCode};
 impl Iam {
     /// The caller `service` (e.g. `cloudtrail.amazonaws.com`) becomes by
     /// assuming `role_arn` of `account`, for work it does on the account's
-    /// behalf; the session is named `session`. Refused (with a sentence
+    /// behalf on resource `source_arn` (the trust policy's `aws:SourceArn`,
+    /// as AWS's confused-deputy conditions expect); the session is named
+    /// `session`. Refused (with a sentence
     /// saying what to change) when the ARN names no role of `account` or the
     /// role does not trust the service.
     pub fn service_session(
@@ -21,6 +23,7 @@ impl Iam {
         role_arn: &str,
         service: &str,
         session: &str,
+        source_arn: &str,
     ) -> Result<Caller, ApiError> {
         let refused = |m: String| ApiError::new(ErrorCode::AccessDenied, m);
         let role = match split_arn(role_arn, "role") {
@@ -60,7 +63,9 @@ impl Iam {
                 name: "role trust policy",
                 policy,
             }),
-            context: Context::new().with("aws:SourceAccount", account),
+            context: Context::new()
+                .with("aws:SourceAccount", account)
+                .with("aws:SourceArn", source_arn),
         };
         if self.authorize(&asker, access).is_err() {
             return Err(refused(format!(
@@ -94,6 +99,7 @@ mod tests {
 
     const TRUSTS_CLOUDTRAIL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"cloudtrail.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
     const TRUSTS_LAMBDA: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    const EDS: &str = "arn:aws:cloudtrail:us-east-1:111122223333:eventdatastore/e";
     const READS_LOGS: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::trail-logs/AWSLogs/*"}]}"#;
 
     fn iam_with_roles(dir: &std::path::Path) -> (Iam, String) {
@@ -147,7 +153,7 @@ mod tests {
         let (iam, account) = iam_with_roles(dir.path());
         let role = format!("arn:aws:iam::{account}:role/importer");
         let s = iam
-            .service_session(&account, &role, "cloudtrail.amazonaws.com", "import")
+            .service_session(&account, &role, "cloudtrail.amazonaws.com", "import", EDS)
             .unwrap();
         assert_eq!(
             s.principal.arn,
@@ -167,7 +173,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (iam, account) = iam_with_roles(dir.path());
         let session = |arn: &str| {
-            iam.service_session(&account, arn, "cloudtrail.amazonaws.com", "import")
+            iam.service_session(&account, arn, "cloudtrail.amazonaws.com", "import", EDS)
                 .unwrap_err()
         };
         let e = session(&format!("arn:aws:iam::{account}:role/lambda"));

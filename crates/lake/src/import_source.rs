@@ -48,7 +48,14 @@ pub(crate) struct Bucket {
 pub(crate) struct LogFile {
     pub name: String,
     pub size: u64,
+    /// Where a bucket's file is, as the listing gave it (a key rebuilt from
+    /// `name` would be percent-encoded twice).
+    location: Option<ObjectPath>,
 }
+
+/// A read failure that says the source itself is not answering (rather
+/// than that one file is bad): enough of them in a row end the import.
+pub(crate) const SOURCE_UNAVAILABLE: &str = "SourceUnavailable";
 
 /// Why a file could not be read: (error type, message), as
 /// ListImportFailures shows them.
@@ -108,6 +115,7 @@ fn dir_files(root: &Path) -> std::io::Result<Vec<LogFile>> {
                     out.push(LogFile {
                         name: rel,
                         size: entry.metadata()?.len(),
+                        location: None,
                     });
                 }
             }
@@ -173,7 +181,12 @@ impl Bucket {
 
     /// May the role list the prefix? (AWS's AccessDenied message if not.)
     pub(crate) fn may_list(&self) -> Result<(), String> {
-        let context = Context::new().with("s3:prefix", self.prefix.clone());
+        // As the list requests send it: the prefix as a "folder".
+        let prefix = match self.prefix.as_str() {
+            "" => String::new(),
+            p => format!("{p}/"),
+        };
+        let context = Context::new().with("s3:prefix", prefix);
         self.role_may(
             "s3:ListBucket",
             &format!("arn:aws:s3:::{}", self.name),
@@ -197,7 +210,7 @@ impl Bucket {
             .list(prefix.as_ref())
             .try_collect()
             .await
-            .map_err(|e| format!("Listing bucket {} failed: {e}", self.name))?;
+            .map_err(|e| self.failure("Listing", &e))?;
         let root_parts: Vec<&str> = self.prefix.split('/').collect();
         let mut out: Vec<LogFile> = objects
             .into_iter()
@@ -210,11 +223,53 @@ impl Bucket {
                 is_log_file(root_parts.iter().copied(), rel).then(|| LogFile {
                     name: rel.to_string(),
                     size: o.size,
+                    location: Some(o.location.clone()),
                 })
             })
             .collect();
         out.sort_by(|a, b| a.name.cmp(&b.name));
+        // An empty object named like a folder of other keys is the marker
+        // the S3 console leaves, not a log file.
+        let folders: std::collections::HashSet<&str> = out
+            .iter()
+            .filter_map(|f| f.name.rsplit_once('/').map(|(dir, _)| dir))
+            .flat_map(|dir| {
+                dir.match_indices('/')
+                    .map(move |(i, _)| &dir[..i])
+                    .chain(std::iter::once(dir))
+            })
+            .collect();
+        let markers: std::collections::HashSet<String> = out
+            .iter()
+            .filter(|f| f.size == 0 && folders.contains(f.name.as_str()))
+            .map(|f| f.name.clone())
+            .collect();
+        out.retain(|f| !markers.contains(&f.name));
         Ok(out)
+    }
+
+    /// What the caller is told of an S3 error: no endpoint, no raw
+    /// response (the server's log has those).
+    fn failure(&self, doing: &str, e: &object_store::Error) -> String {
+        tracing::warn!(bucket = %self.name, error = %e, "{doing} an import's bucket failed");
+        // A missing bucket comes back from a listing as a generic error
+        // whose body carries S3's code.
+        let missing = matches!(e, object_store::Error::NotFound { .. })
+            || e.to_string().contains("<Code>NoSuchBucket</Code>");
+        match e {
+            _ if missing => format!(
+                "{doing} bucket {} failed: there is no such bucket (or the server's S3 credentials cannot see it)",
+                self.name
+            ),
+            object_store::Error::InvalidPath { .. } => format!(
+                "{doing} bucket {} failed: it holds a key Cairn cannot address (a \".\" or \"..\" segment, an empty segment or a control character) ({e})",
+                self.name
+            ),
+            _ => format!(
+                "{doing} bucket {} failed: the S3 service did not answer as expected (the Cairn server's log says why)",
+                self.name
+            ),
+        }
     }
 
     async fn read(&self, file: &LogFile) -> Result<Vec<u8>, ReadFailure> {
@@ -225,20 +280,18 @@ impl Bucket {
             Context::new(),
         )
         .map_err(|m| ("AccessDenied".to_string(), m))?;
-        let read = async {
-            self.store
-                .get(&ObjectPath::from(key.as_str()))
-                .await?
-                .bytes()
-                .await
-        };
+        let location = file
+            .location
+            .clone()
+            .unwrap_or_else(|| ObjectPath::from(key.as_str()));
+        let read = async { self.store.get(&location).await?.bytes().await };
         match read.await {
             Ok(bytes) => Ok(bytes.to_vec()),
             Err(object_store::Error::NotFound { .. }) => Err((
                 "FileReadError".into(),
                 format!("s3://{}/{key} is gone.", self.name),
             )),
-            Err(e) => Err(("FileReadError".into(), e.to_string())),
+            Err(e) => Err((SOURCE_UNAVAILABLE.into(), self.failure("Reading", &e))),
         }
     }
 }

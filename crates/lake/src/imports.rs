@@ -16,7 +16,7 @@
 //! imports the file again on retry: its events would then appear twice.
 
 use crate::arn;
-use crate::import_source::{self, Bucket, LogFile, Source, IMPORTER};
+use crate::import_source::{self, Bucket, LogFile, Source, IMPORTER, SOURCE_UNAVAILABLE};
 use crate::{epoch, from_doc, paging, storage, to_doc, Caller, Lake};
 use iam_policy::Context;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tables::LoggedEvent;
 use wire::cloudtrail::*;
@@ -40,8 +41,12 @@ const MAX_JSON_BYTES: u64 = 256 * 1024 * 1024;
 /// Records per ingest log append (one append is at most 64 MiB).
 const APPEND_RECORDS: usize = 1_000;
 
-/// How often an import's progress is saved (and a StopImport noticed).
+/// How often an import's progress is saved.
 const SAVE_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Reads in a row that find the source not answering before the import
+/// ends FAILED (rather than failing each remaining file in turn).
+const UNAVAILABLE_IN_A_ROW: usize = 3;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct Stats {
@@ -202,11 +207,30 @@ impl Lake {
         Ok(())
     }
 
+    /// The imports whose task is running, with the flag that stops it.
+    fn import_runs(
+        &self,
+    ) -> Result<std::sync::MutexGuard<'_, HashMap<String, Arc<AtomicBool>>>, ApiError> {
+        self.import_runs
+            .lock()
+            .map_err(|_| crate::internal("the import registry is unavailable; retry"))
+    }
+
     /// The source an import of `account` reads: a bucket (with the import's
     /// role) or a directory.
-    fn import_source(&self, account: &str, source: &S3ImportSource) -> Result<Source, ApiError> {
+    fn import_source(
+        &self,
+        account: &str,
+        source: &S3ImportSource,
+        destination: &str,
+    ) -> Result<Source, ApiError> {
         let uri = source.s3_location_uri.as_deref().unwrap_or_default();
         let bad = |m: String| err(ErrorCode::InvalidImportSource, m);
+        if !uri.starts_with("s3://") && !uri.starts_with("file://") {
+            return Err(bad(format!(
+                "S3LocationUri {uri:?} is neither s3://bucket/prefix nor file:///absolute/path."
+            )));
+        }
         if uri.starts_with("s3://") {
             let Some(endpoint) = &self.import_s3_endpoint else {
                 return Err(bad(format!("This Cairn server does not read S3 buckets: its operator starts it with --import-s3-endpoint URL to import {uri}.")));
@@ -218,7 +242,7 @@ impl Lake {
                 .unwrap_or_default();
             let reader = self
                 .iam
-                .service_session(account, role, IMPORTER, "CloudTrailImport")
+                .service_session(account, role, IMPORTER, "CloudTrailImport", destination)
                 .map_err(|e| match e.code {
                     ErrorCode::InternalFailure => e,
                     _ => bad(e.message),
@@ -314,7 +338,9 @@ impl Lake {
                 // What can be checked before the work starts: the source,
                 // and for a bucket, that the caller may hand CloudTrail the
                 // role and that the role may list the bucket.
-                if let Source::Bucket(bucket) = self.import_source(&caller.account_id, &source)? {
+                if let Source::Bucket(bucket) =
+                    self.import_source(&caller.account_id, &source, &store.arn)?
+                {
                     let role = source
                         .s3_bucket_access_role_arn
                         .as_deref()
@@ -345,6 +371,9 @@ impl Lake {
                 }
             }
         };
+        if self.import_runs()?.contains_key(&import.id) {
+            return Err(err(ErrorCode::InvalidParameter, format!("Import {} is still finishing the file it was reading when it was stopped; retry it in a few seconds.", import.id)));
+        }
         if let Some(other) = self
             .imports(&caller.account_id)?
             .iter()
@@ -361,8 +390,16 @@ impl Lake {
         self.save_import(&import, new)?;
         let lake = self.clone();
         let (account, id) = (import.account.clone(), import.id.clone());
+        let stop = Arc::new(AtomicBool::new(false));
+        self.import_runs()?.insert(id.clone(), stop.clone());
         tokio::spawn(async move {
-            if let Err(e) = lake.run_import(&account, &id).await {
+            let result = lake.run_import(&account, &id, &stop).await;
+            // Only now may the import be retried: a stopped run never
+            // overlaps the next one.
+            if let Ok(mut runs) = lake.import_runs() {
+                runs.remove(&id);
+            }
+            if let Err(e) = result {
                 tracing::error!(import = %id, error = %e.message, "import failed");
             }
         });
@@ -383,12 +420,12 @@ impl Lake {
     /// Imports the files of import `id` not imported yet. A failure that
     /// ends it (a full disk, a storage error, a source gone) is saved with
     /// the progress so far and listed among its failures.
-    async fn run_import(&self, account: &str, id: &str) -> Result<(), ApiError> {
+    async fn run_import(&self, account: &str, id: &str, stop: &AtomicBool) -> Result<(), ApiError> {
         let mut import = self.load_import(account, id)?;
         if import.status == "STOPPED" {
             return Ok(());
         }
-        if let Err(e) = self.import_files(account, id, &mut import).await {
+        if let Err(e) = self.import_files(account, id, &mut import, stop).await {
             import.failures.push(Failure {
                 location: import.source.s3_location_uri.clone().unwrap_or_default(),
                 status: "FAILED".into(),
@@ -410,9 +447,10 @@ impl Lake {
         account: &str,
         id: &str,
         import: &mut Import,
+        stop: &AtomicBool,
     ) -> Result<(), ApiError> {
         let uri = import.source.s3_location_uri.clone().unwrap_or_default();
-        let source = self.import_source(account, &import.source)?;
+        let source = self.import_source(account, &import.source, &import.destination)?;
         let files = source.files().await.map_err(|e| {
             err(
                 ErrorCode::InvalidImportSource,
@@ -447,7 +485,13 @@ impl Lake {
             .filter(|f| !import.done.contains(&f.name))
             .collect();
         let mut saved = std::time::Instant::now();
+        let mut unavailable = 0;
         for f in todo {
+            // A StopImport is noticed before every file.
+            if stop.load(Ordering::Acquire) {
+                self.save_progress(account, id, import, None).await?;
+                return Ok(());
+            }
             let file = &f.name;
             let read = match source.read(f, MAX_FILE_BYTES).await {
                 Ok(raw) => {
@@ -457,6 +501,15 @@ impl Lake {
                 }
                 Err(failure) => Err(failure),
             };
+            match &read {
+                Err((kind, message)) if kind == SOURCE_UNAVAILABLE => {
+                    unavailable += 1;
+                    if unavailable >= UNAVAILABLE_IN_A_ROW {
+                        return Err(err(ErrorCode::InvalidImportSource, format!("{message} ({unavailable} reads in a row); the import stopped. Retry it by ImportId once the source answers.")));
+                    }
+                }
+                _ => unavailable = 0,
+            }
             let now = epoch(self.now());
             match read {
                 Err((error_type, error_message)) => {
@@ -606,6 +659,9 @@ impl Lake {
             i.status = "STOPPED".into();
             i.updated = epoch(self.now());
             self.save_import(&i, false)?;
+            if let Some(stop) = self.import_runs()?.get(&i.id) {
+                stop.store(true, Ordering::Release);
+            }
         }
         Ok(StopImportResponse {
             import_id: Some(i.id.clone()),
@@ -794,7 +850,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stopped.import_status.as_deref(), Some("STOPPED"));
-        lake.run_import("111122223333", &id).await.unwrap();
+        lake.run_import("111122223333", &id, &AtomicBool::new(false))
+            .await
+            .unwrap();
         assert_eq!(
             lake.load_import("111122223333", &id).unwrap().status,
             "STOPPED"

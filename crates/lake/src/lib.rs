@@ -85,6 +85,8 @@ pub struct Lake {
     import_dir: Option<PathBuf>,
     /// The S3-compatible service `s3://` imports read (none: no such imports).
     import_s3_endpoint: Option<String>,
+    /// The imports whose task is running, and the flag that stops each.
+    import_runs: Mutex<std::collections::HashMap<String, Arc<std::sync::atomic::AtomicBool>>>,
 }
 
 impl Lake {
@@ -121,6 +123,7 @@ impl Lake {
             control: tokio::sync::Mutex::new(()),
             import_dir: None,
             import_s3_endpoint: None,
+            import_runs: Mutex::new(Default::default()),
         };
         lake.fail_interrupted_queries()?;
         lake.fail_interrupted_imports()?;
