@@ -222,4 +222,9 @@ def test_s3_import_requests_are_checked(s3_importer):
     assert g["ImportStatus"] == "FAILED", g
     [failure] = ct.list_import_failures(ImportId=gone)["Failures"]
     assert failure["Location"] == "s3://no-such-bucket" and "no such bucket" in failure["ErrorMessage"], failure
+    # A retry is checked like a new import: a role that no longer trusts CloudTrail is refused at once.
+    iam.update_assume_role_policy(RoleName="anywhere", PolicyDocument=trust("lambda.amazonaws.com"))
+    e = expect_error("InvalidImportSourceException", 400, ct.start_import, ImportId=gone)
+    assert "does not let cloudtrail.amazonaws.com" in e.response["Error"]["Message"]
+    assert ct.get_import(ImportId=gone)["ImportStatus"] == "FAILED"
     assert "127.0.0.1" not in failure["ErrorMessage"], failure  # nothing of the operator's endpoint

@@ -335,25 +335,6 @@ impl Lake {
                         ));
                     }
                 }
-                // What can be checked before the work starts: the source,
-                // and for a bucket, that the caller may hand CloudTrail the
-                // role and that the role may list the bucket.
-                if let Source::Bucket(bucket) =
-                    self.import_source(&caller.account_id, &source, &store.arn)?
-                {
-                    let role = source
-                        .s3_bucket_access_role_arn
-                        .as_deref()
-                        .unwrap_or_default();
-                    let passed = Context::new().with("iam:PassedToService", IMPORTER);
-                    self.allow(caller, "iam:PassRole", role, passed)?;
-                    bucket.may_list().map_err(|m| {
-                        err(
-                            ErrorCode::InvalidImportSource,
-                            format!("The role cannot list the source: {m}."),
-                        )
-                    })?;
-                }
                 Import {
                     id: uuid::Uuid::new_v4().to_string(),
                     account: caller.account_id.clone(),
@@ -371,6 +352,30 @@ impl Lake {
                 }
             }
         };
+        // What can be checked before the work starts, for a retry too (the
+        // role may have changed): the source, and for a bucket, that the
+        // role may list it and (new imports) that the caller may hand
+        // CloudTrail the role.
+        let new = import.status.is_empty();
+        if let Source::Bucket(bucket) =
+            self.import_source(&caller.account_id, &import.source, &import.destination)?
+        {
+            if new {
+                let role = import
+                    .source
+                    .s3_bucket_access_role_arn
+                    .as_deref()
+                    .unwrap_or_default();
+                let passed = Context::new().with("iam:PassedToService", IMPORTER);
+                self.allow(caller, "iam:PassRole", role, passed)?;
+            }
+            bucket.may_list().map_err(|m| {
+                err(
+                    ErrorCode::InvalidImportSource,
+                    format!("The role cannot list the source: {m}."),
+                )
+            })?;
+        }
         if self.import_runs()?.contains_key(&import.id) {
             return Err(err(ErrorCode::InvalidParameter, format!("Import {} is still finishing the file it was reading when it was stopped; retry it in a few seconds.", import.id)));
         }
@@ -381,7 +386,6 @@ impl Lake {
         {
             return Err(err(ErrorCode::AccountHasOngoingImport, format!("Import {} is still {}: an account runs one import at a time. Wait for it, or StopImport it.", other.id, other.status)));
         }
-        let new = import.status.is_empty();
         import.status = "INITIALIZING".into();
         import.updated = now;
         // A retry tries the failed files again.
