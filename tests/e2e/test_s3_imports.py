@@ -228,3 +228,26 @@ def test_s3_import_requests_are_checked(s3_importer):
     assert "does not let cloudtrail.amazonaws.com" in e.response["Error"]["Message"]
     assert ct.get_import(ImportId=gone)["ImportStatus"] == "FAILED"
     assert "127.0.0.1" not in failure["ErrorMessage"], failure  # nothing of the operator's endpoint
+
+
+def test_a_server_stopped_mid_import_saves_its_progress(s3_importer):
+    """SIGTERM during an import: the import saves what it did before the next file, is FAILED at the next start with
+    a failure saying why, and its retry imports the rest: no event twice."""
+    srv, client = s3_importer
+    ct, iam = srv.ct(srv.root), srv.client("iam", srv.root)
+    records = trail_bucket(client, "stopped-logs")
+    role_arn = role(iam, "stopped-import", "cloudtrail.amazonaws.com", reads("stopped-logs"))
+    eds_arn, eds = cloudtrail_store(ct)
+    imp = ct.start_import(Destinations=[eds_arn], ImportSource=s3_source("s3://stopped-logs", role_arn))["ImportId"]
+    time.sleep(0.3)
+    srv.restart()
+    ct = srv.ct(srv.root)
+    g = ct.get_import(ImportId=imp)
+    if g["ImportStatus"] == "FAILED":  # it was still running when the server stopped (as a rule)
+        failures = ct.list_import_failures(ImportId=imp)["Failures"]
+        assert [f["ErrorType"] for f in failures] == ["ImportInterrupted"], failures
+        ct.start_import(ImportId=imp)
+        g = wait_import(ct, imp)
+    assert g["ImportStatus"] == "COMPLETED", g
+    n = run_query(ct, f"SELECT COUNT(*) AS n, COUNT(DISTINCT eventID) AS d FROM {eds}").dicts()
+    assert n == [{"n": str(len(records)), "d": str(len(records))}], n

@@ -244,7 +244,7 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let (audit, audit_task) = lake.spawn_audit(upkeep_stopped.clone());
     let app = Arc::new(App {
-        lake,
+        lake: lake.clone(),
         audit,
         iam,
         clock,
@@ -269,6 +269,12 @@ async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown())
     .await?;
+    // Running imports save their progress before the next file.
+    if !lake.wind_down_imports(Duration::from_secs(10)).await {
+        tracing::warn!(
+            "an import did not stop within 10 s; a retry may import its last files again"
+        );
+    }
     // Let a flush or compaction under way finish (everything is in the
     // ingest log anyway; this only spares the next start some work).
     let _ = stop_upkeep.send(true);

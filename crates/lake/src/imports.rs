@@ -198,13 +198,40 @@ impl Lake {
         for account in self.meta.accounts().map_err(storage)? {
             for mut i in self.imports(&account.id)? {
                 if i.is_ongoing() {
+                    let now = epoch(self.now());
                     i.status = "FAILED".into();
-                    i.updated = epoch(self.now());
+                    i.updated = now;
+                    i.failures.push(Failure {
+                        location: i.source.s3_location_uri.clone().unwrap_or_default(),
+                        status: "FAILED".into(),
+                        error_type: "ImportInterrupted".into(),
+                        error_message: "The Cairn server stopped while the import ran; retry it by ImportId to import the files not done yet.".into(),
+                        time: now,
+                    });
+                    i.stats.failed_entries += 1;
                     self.save_import(&i, false)?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Stops every running import before the next file and waits up to
+    /// `patience` for their progress to be saved, so that a retry after a
+    /// restart imports no file twice. True when all of them ended.
+    pub async fn wind_down_imports(&self, patience: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match self.import_runs() {
+                Ok(runs) if runs.is_empty() => return true,
+                Ok(runs) => runs.values().for_each(|s| s.store(true, Ordering::Release)),
+                Err(_) => return false,
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
     }
 
     /// The imports whose task is running, with the flag that stops it.
